@@ -1,0 +1,125 @@
+// The engine's public API: load a model, generate images, unload.
+//
+//   daub::init_runtime();
+//   auto pipe = daub::Pipeline::load({.path = "models/sd15"});   // folder or .safetensors
+//   daub::GenerationRequest req;
+//   req.prompt = "a red fox in the snow";
+//   auto result = pipe->generate(req, [](const daub::Progress& p) { ... }, &cancel);
+//   daub::write_png_file("fox.png", result.image);
+//
+// Thread safety: a Pipeline is used by one thread at a time (the app's
+// engine thread). `CancelToken::cancel()` may be called from any thread;
+// the loop checks it between steps and throws CancelledError, after which
+// the pipeline is ready for the next job.
+//
+// Errors are typed exceptions from core/errors.h, each with one sentence.
+#pragma once
+
+#include "core/cancel.h"
+#include "core/image.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace at {
+class Tensor;
+}
+
+namespace daub {
+
+enum class ModelFamily { SD15, SDXL };
+const char* to_string(ModelFamily family);
+
+/// What to load.
+struct LoadRequest {
+    std::string path;            ///< diffusers folder or single-file .safetensors
+    std::string config_dir;      ///< optional diffusers-layout folder with configs
+    std::string tokenizer_dir;   ///< optional folder with vocab.json + merges.txt
+    std::string device = "auto"; ///< "auto", "cpu", "cuda"
+    std::string dtype = "auto";  ///< "auto" (fp16 on CUDA, fp32 on CPU), "fp32", "fp16", "bf16"
+};
+
+struct GenerationRequest {
+    std::string prompt;
+    /// Unset means "no negative prompt" (SDXL then uses zero embeddings);
+    /// an empty string is encoded like any prompt.
+    std::optional<std::string> negative_prompt;
+    int width = 0;  ///< 0 = the model's default size; else a multiple of 8
+    int height = 0;
+    int steps = 20;
+    float guidance_scale = 7.0f; ///< <= 1: no classifier-free guidance
+    int64_t seed = -1;           ///< -1: random; the seed used is returned
+    std::string scheduler;       ///< "" = the model's own; or pndm ddim euler euler_a
+                                 ///< dpmpp_2m dpmpp_2m_karras lms heun
+    int clip_skip = 1;           ///< A1111 meaning: 1 = last layer, 2 = penultimate
+    std::optional<Image> init_image; ///< set: img2img
+    float strength = 0.75f;          ///< img2img denoise strength in [0.01, 1]
+    ResizeMode resize = ResizeMode::Stretch;
+    /// Test hook: replay recorded noise draws (noise_0, noise_1, ... of a
+    /// safetensors file) instead of the seeded CPU generator.
+    std::string replay_noise_path;
+};
+
+struct Progress {
+    int step = 0;  ///< steps done, 1..total
+    int total = 0;
+    const at::Tensor* latents = nullptr; ///< current latents (valid during the call)
+    double elapsed_ms = 0;
+};
+using ProgressFn = std::function<void(const Progress&)>;
+
+struct Timings {
+    double load_init_ms = 0;   ///< img2img: resize + VAE encode
+    double text_encode_ms = 0;
+    std::vector<double> step_ms;
+    double vae_decode_ms = 0;
+    double total_ms = 0;
+};
+
+struct GenerationResult {
+    Image image;
+    int64_t seed = 0;
+    int steps_run = 0;
+    int width = 0;
+    int height = 0;
+    std::string scheduler;
+    Timings timings;
+};
+
+struct ModelInfo {
+    ModelFamily family = ModelFamily::SD15;
+    std::string name;              ///< file or folder name
+    std::string path;
+    int default_width = 512;
+    int default_height = 512;
+    std::string default_scheduler; ///< e.g. "pndm"
+    std::string device;            ///< "cpu" / "cuda"
+    std::string dtype;             ///< "fp32" / "fp16" / "bf16"
+};
+
+class Pipeline {
+public:
+    /// Loads a model (throws ModelError / UnsupportedModelError).
+    static std::unique_ptr<Pipeline> load(const LoadRequest& request);
+    virtual ~Pipeline() = default;
+
+    virtual const ModelInfo& info() const = 0;
+
+    /// Runs txt2img, or img2img when request.init_image is set (the img2img
+    /// pipeline is created on first use from the txt2img components).
+    virtual GenerationResult generate(const GenerationRequest& request,
+                                      const ProgressFn& on_progress = {},
+                                      const CancelToken* cancel = nullptr) = 0;
+
+    /// A small RGB preview of latents (fast linear approximation, no VAE).
+    virtual Image preview(const at::Tensor& latents) const = 0;
+};
+
+/// Scheduler names a request may give.
+const std::vector<std::string>& scheduler_names();
+
+} // namespace daub
