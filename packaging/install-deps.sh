@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
-  libtorch-dev nlohmann-json3-dev libstb-dev
+  libtorch-dev nlohmann-json3-dev libstb-dev libpng-dev libwebp-dev
   qt6-base-dev qt6-declarative-dev qt6-declarative-dev-tools qcoro-qt6-dev
   qt6-image-formats-plugins
   qml6-module-qtqml qml6-module-qtqml-models qml6-module-qtqml-workerscript

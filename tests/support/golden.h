@@ -1,0 +1,42 @@
+// Shared helpers of the engine test suites: where the fixtures are, and
+// golden comparisons at the fixtures README's tolerances.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <string>
+
+namespace daub::test {
+
+/// The fixtures folder: $DAUB_FIXTURES, else the CMake cache entry
+/// DAUB_FIXTURES_DIR (../shared/fixtures beside the source tree).
+std::string fixtures_dir();
+/// fixtures_dir() + "/" + relative.
+std::string fixture(const std::string& relative);
+/// True when the folder exists and holds README.md; tests call
+/// QVERIFY2(fixtures_present(), ...) in initTestCase so a missing folder is
+/// a loud failure.
+bool fixtures_present();
+
+struct Closeness {
+    double max_abs_error = 0;
+    double tolerance = 0;
+    double golden_max_abs = 0;
+    bool shapes_match = true;
+    bool ok = false;
+    std::string text; ///< "max abs err 1.2e-06 <= tol 1.0e-04 (|golden| max 3.1)"
+};
+
+/// max |actual - golden| <= rel * max(1, max |golden|), on float64 copies.
+Closeness compare_to_golden(const at::Tensor& actual, const at::Tensor& golden, double rel = 1e-4);
+
+} // namespace daub::test
+
+/// QVERIFY that `actual` matches `golden` at the component tolerance, and
+/// print the measured error so the test log shows each golden's margin.
+#define DAUB_VERIFY_GOLDEN(name, actual, golden)                                                   \
+    do {                                                                                           \
+        const auto daub_c = daub::test::compare_to_golden((actual), (golden));                     \
+        qInfo("%s: %s", (name), daub_c.text.c_str());                                              \
+        QVERIFY2(daub_c.ok, (std::string(name) + ": " + daub_c.text).c_str());                     \
+    } while (0)
