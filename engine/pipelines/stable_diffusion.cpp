@@ -94,7 +94,7 @@ at::Tensor denoise(const Components& c, Scheduler& scheduler, at::Tensor latents
 /// image = clamp(decoded / 2 + 0.5, 0, 1), u8 = round(image · 255).
 Image decode_latents(const Components& c, const at::Tensor& latents, Timings& timings) {
     const auto t0 = Clock::now();
-    at::Tensor z = latents.to(c.vae_dtype) / c.vae->config().scaling_factor;
+    at::Tensor z = latents.to(c.vae_dtype) / c.vae->scaling_factor();
     at::Tensor decoded = c.vae->decode(z).to(torch::kFloat);            // [1, 3, H, W]
     at::Tensor image = (decoded / 2 + 0.5).clamp(0, 1);
     Image out = tensor_to_image(image);
@@ -204,8 +204,7 @@ GenerationResult Img2Img::run(const ResolvedRequest& r, NoiseSource& noise,
     at::Tensor pixels = image_to_tensor(sized).to(c.device, c.vae_dtype); // [1, 3, H, W] in [-1, 1]
     VaePosterior posterior = c.vae->encode(pixels);
     at::Tensor eps0 = noise.draw(posterior.mean.sizes()).to(c.device, c.vae_dtype);
-    at::Tensor latents = (posterior.mean + torch::exp(0.5 * posterior.logvar) * eps0) *
-                         c.vae->config().scaling_factor;
+    at::Tensor latents = posterior.sample(eps0) * c.vae->scaling_factor();
     latents = latents.to(torch::kFloat);
     at::Tensor eps1 = noise.draw(latents.sizes()).to(c.device);
     latents = scheduler->add_noise(latents, eps1, first_t);
