@@ -53,6 +53,29 @@ void check_unet_supported(const nlohmann::json& cfg, ModelFamily family, const s
 
 } // namespace
 
+at::ScalarType vae_dtype_for(const VaeConfig& vae, const Placement& placement) {
+    return vae.force_upcast && placement.dtype == at::kHalf ? at::kFloat : placement.dtype;
+}
+
+void fill_model_info(Components& c, const nlohmann::json& unet_config, const VaeConfig& vae,
+                     const Placement& placement) {
+    c.info.default_scheduler = default_scheduler_name(c.scheduler_config, c.info.family);
+    const int64_t sample = json_value<int64_t>(unet_config, "sample_size",
+                                               c.info.family == ModelFamily::SDXL ? 128 : 64);
+    c.info.default_width = c.info.default_height = static_cast<int>(sample * vae.downscale_factor());
+    c.info.device = placement.device.is_cuda() ? "cuda" : "cpu";
+    c.info.dtype = dtype_name(placement.dtype);
+}
+
+std::string default_scheduler_name(const nlohmann::json& scheduler_config, ModelFamily family) {
+    const auto name = scheduler_name_for_class(
+        json_value<std::string>(scheduler_config, "_class_name", ""),
+        json_value<bool>(scheduler_config, "use_karras_sigmas", false));
+    if (name)
+        return *name;
+    return family == ModelFamily::SDXL ? "euler" : "pndm";
+}
+
 Placement resolve_placement(const std::string& device, const std::string& dtype) {
     Placement p;
     const std::string d = lower(device);
@@ -116,20 +139,12 @@ std::shared_ptr<Components> load_diffusers_folder(const LoadRequest& request,
         c->text_encoder_2 = load_clip_text_model((root / "text_encoder_2").string(), options);
     }
     c->unet = load_unet((root / "unet").string(), options);
-    const bool upcast_vae = json_value<bool>(vae_cfg, "force_upcast", false) &&
-                            placement.dtype == at::kHalf;
-    c->vae_dtype = upcast_vae ? at::kFloat : placement.dtype;
+    const VaeConfig vae_config = VaeConfig::from_json(vae_cfg);
+    c->vae_dtype = vae_dtype_for(vae_config, placement);
     c->vae = load_vae((root / "vae").string(), LoadOptions{c->vae_dtype, placement.device});
 
-    c->scheduler_config = read_json_file((root / "scheduler" / "scheduler_config.json").string());
-    c->info.default_scheduler = scheduler_name_for_config(c->scheduler_config);
-    const int64_t vae_scale =
-        int64_t{1} << (std::max<size_t>(1, vae_cfg.value("block_out_channels", nlohmann::json::array({0, 0, 0, 0})).size()) - 1);
-    const int64_t sample = json_value<int64_t>(unet_cfg, "sample_size",
-                                               c->info.family == ModelFamily::SDXL ? 128 : 64);
-    c->info.default_width = c->info.default_height = static_cast<int>(sample * vae_scale);
-    c->info.device = placement.device.is_cuda() ? "cuda" : "cpu";
-    c->info.dtype = dtype_name(placement.dtype);
+    c->scheduler_config = read_scheduler_config((root / "scheduler" / "scheduler_config.json").string());
+    fill_model_info(*c, unet_cfg, vae_config, placement);
     return c;
 }
 

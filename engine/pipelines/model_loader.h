@@ -16,6 +16,18 @@ struct Placement {
 };
 Placement resolve_placement(const std::string& device, const std::string& dtype);
 
+/// The Daub scheduler name of a model's scheduler_config.json; the family's
+/// usual one (SD 1.5: pndm, SDXL: euler) when the class is not one Daub runs.
+std::string default_scheduler_name(const nlohmann::json& scheduler_config, ModelFamily family);
+
+/// fp32 for a VAE that needs upcasting (force_upcast) when computing in fp16.
+at::ScalarType vae_dtype_for(const VaeConfig& vae, const Placement& placement);
+
+/// ModelInfo's defaults (size, scheduler) and placement, once the
+/// components and scheduler config are set.
+void fill_model_info(Components& c, const nlohmann::json& unet_config, const VaeConfig& vae,
+                     const Placement& placement);
+
 /// Loads every component; ModelError / UnsupportedModelError with one
 /// sentence naming the file and the problem.
 std::shared_ptr<Components> load_components(const LoadRequest& request);

@@ -37,9 +37,10 @@ std::pair<at::Tensor, at::Tensor> encode_sdxl(const Components& c, const std::st
     const int64_t index = -(clip_skip + 1);
     ClipTextForwardOptions options;
     options.stop_at_hidden_state = index;
-    ClipTextOutput out1 = c.text_encoder->forward(token_ids(*c.tokenizer, text, c.device), options);
+    ClipTextModel te1 = c.text_encoder, te2 = c.text_encoder_2;
+    ClipTextOutput out1 = te1->forward(token_ids(*c.tokenizer, text, c.device), options);
     // Encoder 2 always runs to the end: the pooled embedding needs its last layer.
-    ClipTextOutput out2 = c.text_encoder_2->forward(token_ids(*c.tokenizer_2, text, c.device));
+    ClipTextOutput out2 = te2->forward(token_ids(*c.tokenizer_2, text, c.device));
     at::Tensor embeds = torch::cat({out1.hidden_state(index), out2.hidden_state(index)}, -1);
     return {embeds, out2.text_embeds};
 }

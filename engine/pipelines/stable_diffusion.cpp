@@ -55,7 +55,8 @@ at::Tensor denoise(const Components& c, Scheduler& scheduler, at::Tensor latents
                    const TextConditioning& text, const UNetAddedCond& cond,
                    const ResolvedRequest& r, NoiseSource& noise, const ProgressFn& progress,
                    const CancelToken* cancel, Timings& timings, Clock::time_point t_start) {
-    const std::vector<double> timesteps = scheduler.timesteps_to_run();
+    const std::vector<double>& all = scheduler.timestep_values();
+    const std::vector<double> timesteps(all.begin() + scheduler.begin_index().value_or(0), all.end());
     const float g = r.request->guidance_scale;
     auto draw = [&](at::IntArrayRef shape) {
         return noise.draw(shape).to(latents.device(), latents.scalar_type());
@@ -70,7 +71,8 @@ at::Tensor denoise(const Components& c, Scheduler& scheduler, at::Tensor latents
         input = scheduler.scale_model_input(input, t);
         at::Tensor timestep =
             torch::full({input.size(0)}, t, torch::TensorOptions().dtype(torch::kFloat).device(c.device));
-        at::Tensor eps = c.unet->forward(input.to(c.dtype), timestep, text.embeds, cond)
+        UNet2DConditionModel unet = c.unet; // holders are shared pointers
+        at::Tensor eps = unet->forward(input.to(c.dtype), timestep, text.embeds, cond)
                              .to(latents.scalar_type());
         if (r.guidance) {
             auto halves = eps.chunk(2, 0);
@@ -95,7 +97,8 @@ at::Tensor denoise(const Components& c, Scheduler& scheduler, at::Tensor latents
 Image decode_latents(const Components& c, const at::Tensor& latents, Timings& timings) {
     const auto t0 = Clock::now();
     at::Tensor z = latents.to(c.vae_dtype) / c.vae->scaling_factor();
-    at::Tensor decoded = c.vae->decode(z).to(torch::kFloat);            // [1, 3, H, W]
+    AutoencoderKL vae = c.vae;
+    at::Tensor decoded = vae->decode(z).to(torch::kFloat);            // [1, 3, H, W]
     at::Tensor image = (decoded / 2 + 0.5).clamp(0, 1);
     Image out = tensor_to_image(image);
     timings.vae_decode_ms = ms_since(t0);
@@ -193,7 +196,9 @@ GenerationResult Img2Img::run(const ResolvedRequest& r, NoiseSource& noise,
     scheduler->set_timesteps(req.steps);
     const int t_start_index = (req.steps - kept) * scheduler->order();
     scheduler->set_begin_index(t_start_index);
-    const double first_t = scheduler->timesteps_to_run().front();
+    if (t_start_index >= static_cast<int>(scheduler->timestep_values().size()))
+        throw RequestError("No timestep is left to run for this strength.");
+    const double first_t = scheduler->timestep_values()[t_start_index];
 
     // 4. Prepare latents: encode the resized image (noise_0 samples the
     //    posterior), scale, then add noise_1 at the first kept timestep.
@@ -202,7 +207,8 @@ GenerationResult Img2Img::run(const ResolvedRequest& r, NoiseSource& noise,
                             ? init
                             : resize_image(init, r.width, r.height, req.resize);
     at::Tensor pixels = image_to_tensor(sized).to(c.device, c.vae_dtype); // [1, 3, H, W] in [-1, 1]
-    VaePosterior posterior = c.vae->encode(pixels);
+    AutoencoderKL vae = c.vae;
+    VaePosterior posterior = vae->encode(pixels);
     at::Tensor eps0 = noise.draw(posterior.mean.sizes()).to(c.device, c.vae_dtype);
     at::Tensor latents = posterior.sample(eps0) * c.vae->scaling_factor();
     latents = latents.to(torch::kFloat);
@@ -217,8 +223,7 @@ GenerationResult Img2Img::run(const ResolvedRequest& r, NoiseSource& noise,
 
     // 6. Decode.
     Image image = decode_latents(c, latents, timings);
-    return finish(r, std::move(image), static_cast<int>(timings.step_ms.size()),
-                  std::move(timings), t_start);
+    return finish(r, std::move(image), kept, std::move(timings), t_start);
 }
 
 // ---------------------------------------------------------- StableDiffusion

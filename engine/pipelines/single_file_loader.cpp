@@ -1,0 +1,67 @@
+// Components from a single-file checkpoint: the Checkpoint's per-component
+// views with diffusers keys, configurations from the shapes (or a config
+// folder), tokenizers found beside the file or given by the user.
+#include "core/errors.h"
+#include "core/json.h"
+#include "loading/checkpoint.h"
+#include "pipelines/model_loader.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+
+namespace daub {
+
+namespace fs = std::filesystem;
+
+std::shared_ptr<Components> load_single_file(const LoadRequest& request,
+                                             const Placement& placement) {
+    refuse_pickle_checkpoint(request.path);
+    const auto ckpt = Checkpoint::open(request.path);
+    const CheckpointConfigs cfg = ckpt->configs(request.config_dir);
+    const bool sdxl = ckpt->layout() == CheckpointLayout::SDXL_SGM;
+
+    auto c = std::make_shared<Components>();
+    c->info.family = sdxl ? ModelFamily::SDXL : ModelFamily::SD15;
+    c->info.path = request.path;
+    c->info.name = fs::path(request.path).stem().string();
+    c->device = placement.device;
+    c->dtype = placement.dtype;
+    c->force_zeros_for_empty_prompt = sdxl;
+    if (!request.config_dir.empty()) {
+        const fs::path index = fs::path(request.config_dir) / "model_index.json";
+        if (fs::exists(index))
+            c->force_zeros_for_empty_prompt =
+                json_value<bool>(read_json_file(index.string()), "force_zeros_for_empty_prompt", sdxl);
+    }
+
+    const TokenizerDirs dirs = ckpt->find_tokenizer(request.tokenizer_dir, request.config_dir);
+    c->tokenizer = std::make_shared<const ClipTokenizer>(ClipTokenizer::from_folder(dirs.tokenizer));
+    if (sdxl) {
+        ClipTokenizer t2 = ClipTokenizer::from_folder(dirs.tokenizer_2);
+        // SDXL's second tokenizer pads with "!" even when it shares files with the first.
+        if (dirs.tokenizer_2_shared)
+            t2 = t2.with_pad_token("!");
+        c->tokenizer_2 = std::make_shared<const ClipTokenizer>(std::move(t2));
+    }
+
+    const LoadOptions options{placement.dtype, placement.device};
+    c->text_encoder = load_clip_text_model(ClipTextConfig::from_json(cfg.text_encoder),
+                                           *ckpt->text_encoder(), "", options);
+    if (sdxl)
+        c->text_encoder_2 = load_clip_text_model(ClipTextConfig::from_json(cfg.text_encoder_2),
+                                                 *ckpt->text_encoder_2(), "", options);
+    c->unet = load_unet(UNetConfig::from_json(cfg.unet), *ckpt->unet(), "", options);
+
+    const VaeConfig vae_config = VaeConfig::from_json(cfg.vae);
+    c->vae_dtype = vae_dtype_for(vae_config, placement);
+    c->vae = AutoencoderKL(vae_config);
+    load_vae_weights(*c->vae, *ckpt->vae(), "", LoadOptions{c->vae_dtype, placement.device});
+    c->vae->eval();
+
+    c->scheduler_config = cfg.scheduler;
+    fill_model_info(*c, cfg.unet, vae_config, placement);
+    return c;
+}
+
+} // namespace daub
