@@ -1,0 +1,399 @@
+// daub-bench: how fast the engine runs, and whether it still matches the
+// reference on this device.
+//
+//   daub-bench [--device cuda|cpu] [--dtype fp16|bf16|fp32] [--runs N] [--family sd15|sdxl|all]
+//       Full-size SD 1.5 / SDXL architectures (their real configs, written
+//       below) with random weights built in-process — timings do not depend
+//       on weight values. Reports UNet step (batch 2), VAE decode, txt2img
+//       20 steps, img2img strength 0.75, peak memory, extra memory of the
+//       img2img wrapper, and load time from a generated safetensors file.
+//   daub-bench --tiny --fixtures DIR
+//       The same measurements on the tiny fixture models (what CI runs).
+//   daub-bench --check-goldens --fixtures DIR [--device ...]
+//       Every pipe_* golden: on CPU fp32 each u8 channel within ±2; in
+//       fp16/bf16 the relative L2 error of the image within 2e-2.
+//
+// Each figure is the median of --runs runs after one warm-up run; on CUDA
+// the device is synchronised before each clock read.
+#include "core/errors.h"
+#include "core/image.h"
+#include "core/json.h"
+#include "core/runtime.h"
+#include "core/safetensors.h"
+#include "pipelines/model_loader.h"
+#include "pipelines/stable_diffusion.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+
+namespace fs = std::filesystem;
+using namespace daub;
+
+namespace {
+
+// ------------------------------------------------------------ real configs
+
+const char* kSd15Unet = R"({
+  "act_fn": "silu", "attention_head_dim": 8, "block_out_channels": [320, 640, 1280, 1280],
+  "center_input_sample": false, "cross_attention_dim": 768,
+  "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
+  "downsample_padding": 1, "flip_sin_to_cos": true, "freq_shift": 0, "in_channels": 4,
+  "layers_per_block": 2, "mid_block_scale_factor": 1, "norm_eps": 1e-05, "norm_num_groups": 32,
+  "out_channels": 4, "sample_size": 64,
+  "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"]})";
+
+const char* kSdxlUnet = R"({
+  "act_fn": "silu", "addition_embed_type": "text_time", "addition_time_embed_dim": 256,
+  "attention_head_dim": [5, 10, 20], "block_out_channels": [320, 640, 1280],
+  "center_input_sample": false, "cross_attention_dim": 2048,
+  "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
+  "downsample_padding": 1, "flip_sin_to_cos": true, "freq_shift": 0, "in_channels": 4,
+  "layers_per_block": 2, "mid_block_scale_factor": 1, "norm_eps": 1e-05, "norm_num_groups": 32,
+  "out_channels": 4, "projection_class_embeddings_input_dim": 2816, "sample_size": 128,
+  "transformer_layers_per_block": [1, 2, 10],
+  "up_block_types": ["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"],
+  "use_linear_projection": true})";
+
+const char* kVae = R"({
+  "act_fn": "silu", "block_out_channels": [128, 256, 512, 512],
+  "down_block_types": ["DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D"],
+  "in_channels": 3, "latent_channels": 4, "layers_per_block": 2, "norm_num_groups": 32,
+  "out_channels": 3, "sample_size": 512, "scaling_factor": 0.18215, "force_upcast": false,
+  "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D"]})";
+
+const char* kClipL = R"({
+  "architectures": ["CLIPTextModel"], "hidden_act": "quick_gelu", "hidden_size": 768,
+  "intermediate_size": 3072, "max_position_embeddings": 77, "num_attention_heads": 12,
+  "num_hidden_layers": 12, "vocab_size": 49408, "eos_token_id": 49407, "projection_dim": 768})";
+
+const char* kClipBigG = R"({
+  "architectures": ["CLIPTextModelWithProjection"], "hidden_act": "gelu", "hidden_size": 1280,
+  "intermediate_size": 5120, "max_position_embeddings": 77, "num_attention_heads": 20,
+  "num_hidden_layers": 32, "vocab_size": 49408, "eos_token_id": 49407, "projection_dim": 1280})";
+
+const char* kSd15Scheduler = R"({"_class_name": "PNDMScheduler", "beta_end": 0.012,
+  "beta_schedule": "scaled_linear", "beta_start": 0.00085, "num_train_timesteps": 1000,
+  "set_alpha_to_one": false, "skip_prk_steps": true, "steps_offset": 1})";
+
+const char* kSdxlScheduler = R"({"_class_name": "EulerDiscreteScheduler", "beta_end": 0.012,
+  "beta_schedule": "scaled_linear", "beta_start": 0.00085, "interpolation_type": "linear",
+  "num_train_timesteps": 1000, "steps_offset": 1, "timestep_spacing": "leading"})";
+
+// ------------------------------------------------------------ measuring
+
+struct Options {
+    std::string device = "auto";
+    std::string dtype = "auto";
+    std::string family = "all";
+    std::string fixtures;
+    int runs = 5;
+    bool tiny = false;
+    bool check_goldens = false;
+};
+
+void sync(const at::Device& device) {
+    if (device.is_cuda())
+        torch::cuda::synchronize();
+}
+
+/// Median of `runs` timed calls after one warm-up, in milliseconds.
+double median_ms(const at::Device& device, int runs, const std::function<void()>& fn) {
+    fn();
+    sync(device);
+    std::vector<double> t;
+    for (int i = 0; i < runs; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        fn();
+        sync(device);
+        t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+}
+
+double rss_mib() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmRSS:", 0) == 0)
+            return std::stod(line.substr(6)) / 1024.0;
+    return 0;
+}
+
+/// A byte-level tokenizer (256 byte tokens, BOS, EOS) for random-weight
+/// models: token values do not change timings.
+std::shared_ptr<const ClipTokenizer> synthetic_tokenizer(int64_t vocab_size) {
+    std::unordered_map<std::string, int64_t> vocab;
+    for (int b = 0; b < 256; ++b) {
+        std::string s(1, static_cast<char>(b));
+        vocab[s] = b;
+        vocab[s + "</w>"] = 256 + b;
+    }
+    ClipTokenizer::Config cfg;
+    vocab[cfg.bos_token] = vocab_size - 2;
+    vocab[cfg.eos_token] = vocab_size - 1;
+    return std::make_shared<const ClipTokenizer>(std::move(vocab),
+                                                 std::vector<std::pair<std::string, std::string>>{},
+                                                 cfg, std::vector<ClipAddedToken>{}, "synthetic");
+}
+
+template <typename Module>
+void place(Module& m, const Placement& p) {
+    m->to(p.device, p.dtype);
+    m->eval();
+    for (auto& t : m->parameters())
+        t.set_requires_grad(false);
+}
+
+std::shared_ptr<Components> random_components(bool sdxl, const Placement& p) {
+    torch::NoGradGuard no_grad;
+    auto c = std::make_shared<Components>();
+    c->info.family = sdxl ? ModelFamily::SDXL : ModelFamily::SD15;
+    c->info.name = sdxl ? "sdxl-random" : "sd15-random";
+    c->device = p.device;
+    c->dtype = p.dtype;
+    c->force_zeros_for_empty_prompt = sdxl;
+    c->tokenizer = synthetic_tokenizer(49408);
+    c->text_encoder = ClipTextModel(ClipTextConfig::from_json(nlohmann::json::parse(kClipL)));
+    place(c->text_encoder, p);
+    if (sdxl) {
+        c->tokenizer_2 = c->tokenizer;
+        c->text_encoder_2 = ClipTextModel(ClipTextConfig::from_json(nlohmann::json::parse(kClipBigG)));
+        place(c->text_encoder_2, p);
+    }
+    const nlohmann::json unet_cfg = nlohmann::json::parse(sdxl ? kSdxlUnet : kSd15Unet);
+    c->unet = UNet2DConditionModel(UNetConfig::from_json(unet_cfg));
+    place(c->unet, p);
+    nlohmann::json vae_cfg = nlohmann::json::parse(kVae);
+    if (sdxl) {
+        vae_cfg["scaling_factor"] = 0.13025;
+        vae_cfg["force_upcast"] = true;
+    }
+    const VaeConfig vae_config = VaeConfig::from_json(vae_cfg);
+    c->vae_dtype = vae_dtype_for(vae_config, p);
+    c->vae = AutoencoderKL(vae_config);
+    place(c->vae, Placement{p.device, c->vae_dtype});
+    c->scheduler_config = nlohmann::json::parse(sdxl ? kSdxlScheduler : kSd15Scheduler);
+    fill_model_info(*c, unet_cfg, vae_config, p);
+    return c;
+}
+
+std::shared_ptr<Components> fixture_components(const std::string& dir, const Placement& p) {
+    LoadRequest r;
+    r.path = dir;
+    return load_diffusers_folder(r, p);
+}
+
+size_t param_bytes(torch::nn::Module& m) {
+    size_t n = 0;
+    for (const auto& t : m.parameters())
+        n += t.numel() * t.element_size();
+    return n;
+}
+
+/// One family's rows.
+nlohmann::json bench_family(const std::string& label, std::shared_ptr<Components> c, int runs) {
+    torch::InferenceMode inference;
+    const at::Device dev = c->device;
+    const int size = c->info.default_width;
+    const int64_t h = size / 8;
+    StableDiffusion pipe(c);
+    nlohmann::json row = {{"model", label}, {"size", size}};
+
+    // UNet step, batch 2 (both CFG halves).
+    {
+        const int64_t ctx = c->unet->config().cross_attention_dim.at(0);
+        at::Tensor x = torch::randn({2, 4, h, h}, torch::TensorOptions().device(dev).dtype(c->dtype));
+        at::Tensor t = torch::full({2}, 500.0, torch::TensorOptions().device(dev));
+        at::Tensor text = torch::randn({2, 77, ctx}, x.options());
+        UNetAddedCond cond;
+        if (c->info.family == ModelFamily::SDXL) {
+            cond.text_embeds = torch::randn({2, c->text_encoder_2->config().projection_dim}, x.options());
+            cond.time_ids = torch::tensor({double(size), double(size), 0.0, 0.0, double(size), double(size)},
+                                          x.options()).repeat({2, 1});
+        }
+        UNet2DConditionModel unet = c->unet;
+        row["unet_step_b2_ms"] = median_ms(dev, runs, [&] { unet->forward(x, t, text, cond); });
+    }
+    // VAE decode.
+    {
+        at::Tensor z = torch::randn({1, 4, h, h}, torch::TensorOptions().device(dev).dtype(c->vae_dtype));
+        AutoencoderKL vae = c->vae;
+        row["vae_decode_ms"] = median_ms(dev, runs, [&] { vae->decode(z); });
+    }
+    // txt2img 20 steps, CFG 7, prompt → decoded image.
+    GenerationRequest req;
+    req.prompt = "a photo of a red fox in the snow";
+    req.steps = 20;
+    req.guidance_scale = 7.0f;
+    req.seed = 1;
+    row["txt2img_20_ms"] = median_ms(dev, runs, [&] { pipe.generate(req, {}, nullptr); });
+
+    // img2img strength 0.75 (15 of 20 steps); the wrapper's extra memory.
+    {
+        const double rss0 = rss_mib();
+        size_t cuda0 = 0;
+        (void)cuda0;
+        pipe.img2img();
+        row["img2img_wrapper_extra_mib"] = rss_mib() - rss0;
+    }
+    req.init_image = Image{size, size, std::vector<uint8_t>(size_t(size) * size * 3, 128)};
+    req.width = req.height = size;
+    req.strength = 0.75f;
+    row["img2img_075_ms"] = median_ms(dev, runs, [&] { pipe.generate(req, {}, nullptr); });
+    row["params_mib"] = (param_bytes(*c->unet) + param_bytes(*c->vae) + param_bytes(*c->text_encoder) +
+                         (c->text_encoder_2 ? param_bytes(*c->text_encoder_2) : 0)) /
+                        1048576.0;
+    row["rss_mib"] = rss_mib();
+    return row;
+}
+
+/// Load time of the UNet from a freshly written safetensors file.
+double bench_load_ms(const std::shared_ptr<Components>& c, const Placement& p, int runs) {
+    const fs::path dir = fs::temp_directory_path() / "daub-bench-unet";
+    fs::create_directories(dir);
+    std::map<std::string, at::Tensor> tensors;
+    for (const auto& item : c->unet->named_parameters())
+        tensors[item.key()] = item.value().to(at::kCPU, at::kHalf);
+    write_safetensors((dir / "diffusion_pytorch_model.safetensors").string(), tensors);
+    {
+        std::ofstream cfg(dir / "config.json");
+        cfg << (c->info.family == ModelFamily::SDXL ? kSdxlUnet : kSd15Unet);
+    }
+    const double ms = median_ms(p.device, runs, [&] { load_unet(dir.string(), {p.dtype, p.device}); });
+    fs::remove_all(dir);
+    return ms;
+}
+
+// ------------------------------------------------------------ golden check
+
+int check_goldens(const Options& o, const Placement& p) {
+    const std::vector<std::string> cases = {
+        "pipe_sd15_txt2img_pndm", "pipe_sd15_txt2img_euler_a", "pipe_sd15_txt2img_nocfg",
+        "pipe_sd15_txt2img_clipskip2", "pipe_sd15_img2img_pndm", "pipe_sd15_img2img_euler_a",
+        "pipe_sd15_img2img_full_strength", "pipe_sdxl_txt2img_euler", "pipe_sdxl_txt2img_negative",
+        "pipe_sdxl_img2img_euler"};
+    std::map<std::string, std::unique_ptr<StableDiffusion>> models;
+    int failures = 0;
+    const bool exact = p.dtype == at::kFloat;
+    for (const auto& name : cases) {
+        const fs::path golden = fs::path(o.fixtures) / "golden";
+        const nlohmann::json j = read_json_file((golden / (name + ".json")).string());
+        const std::string model = j.at("model").get<std::string>();
+        if (!models.count(model))
+            models[model] = std::make_unique<StableDiffusion>(
+                fixture_components((fs::path(o.fixtures) / model).string(), p));
+        GenerationRequest req;
+        req.prompt = j.at("prompt").get<std::string>();
+        if (j.contains("negative_prompt") && !j["negative_prompt"].is_null())
+            req.negative_prompt = j["negative_prompt"].get<std::string>();
+        req.steps = j.at("num_inference_steps").get<int>();
+        req.guidance_scale = j.at("guidance_scale").get<float>();
+        req.scheduler = j.at("scheduler").get<std::string>();
+        if (j.contains("clip_skip") && !j["clip_skip"].is_null())
+            req.clip_skip = j["clip_skip"].get<int>() + 1;
+        if (j.contains("init_image")) {
+            req.init_image = read_image_file((golden / j["init_image"].get<std::string>()).string());
+            req.strength = j.at("strength").get<float>();
+            req.width = req.init_image->width;
+            req.height = req.init_image->height;
+        } else {
+            req.width = j.at("width").get<int>();
+            req.height = j.at("height").get<int>();
+        }
+        req.replay_noise_path = (golden / (name + ".safetensors")).string();
+        const GenerationResult r = models[model]->generate(req, {}, nullptr);
+        SafeTensorsFile g(req.replay_noise_path);
+        at::Tensor ours = torch::from_blob(const_cast<uint8_t*>(r.image.rgb.data()),
+                                           {r.image.height, r.image.width, 3}, torch::kUInt8)
+                              .to(torch::kDouble);
+        at::Tensor u8 = g.load("image_u8").to(torch::kDouble);
+        at::Tensor img = g.load("image").to(torch::kDouble);
+        const double max_u8 = (ours - u8).abs().max().item<double>();
+        const double rel_l2 = ((ours / 255.0 - img).norm() / img.norm()).item<double>();
+        const bool ok = exact ? max_u8 <= 2 : rel_l2 <= 2e-2;
+        failures += ok ? 0 : 1;
+        std::printf("%-34s max|u8| %3.0f  rel L2 %.2e  %s\n", name.c_str(), max_u8, rel_l2,
+                    ok ? "ok" : "FAIL");
+    }
+    std::printf("%s: %zu goldens on %s %s, %d failed\n", failures ? "FAIL" : "ok", cases.size(),
+                p.device.str().c_str(), exact ? "fp32" : "fp16/bf16", failures);
+    return failures ? 1 : 0;
+}
+
+void print_table(const nlohmann::json& rows) {
+    std::printf("%-14s %6s %12s %10s %12s %12s %10s %10s\n", "model", "size", "unet b2 ms",
+                "vae ms", "txt2img ms", "img2img ms", "load ms", "i2i +MiB");
+    for (const auto& r : rows)
+        std::printf("%-14s %6d %12.2f %10.2f %12.1f %12.1f %10.1f %10.2f\n",
+                    r["model"].get<std::string>().c_str(), r["size"].get<int>(),
+                    r["unet_step_b2_ms"].get<double>(), r["vae_decode_ms"].get<double>(),
+                    r["txt2img_20_ms"].get<double>(), r["img2img_075_ms"].get<double>(),
+                    r["unet_load_ms"].get<double>(), r["img2img_wrapper_extra_mib"].get<double>());
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    try {
+        for (int i = 1; i < argc; ++i) {
+            const std::string a = argv[i];
+            auto value = [&]() -> std::string {
+                if (i + 1 >= argc)
+                    throw RequestError(a + " needs a value.");
+                return argv[++i];
+            };
+            if (a == "--device") o.device = value();
+            else if (a == "--dtype") o.dtype = value();
+            else if (a == "--family") o.family = value();
+            else if (a == "--fixtures") o.fixtures = value();
+            else if (a == "--runs") o.runs = std::max(1, std::stoi(value()));
+            else if (a == "--tiny") o.tiny = true;
+            else if (a == "--check-goldens") o.check_goldens = true;
+            else if (a == "-h" || a == "--help") {
+                std::puts("usage: daub-bench [--device cpu|cuda] [--dtype fp32|fp16|bf16] [--runs N]\n"
+                          "                  [--family sd15|sdxl|all] [--tiny --fixtures DIR]\n"
+                          "                  [--check-goldens --fixtures DIR]");
+                return 0;
+            } else
+                throw RequestError("unknown option '" + a + "'.");
+        }
+        if ((o.tiny || o.check_goldens) && o.fixtures.empty())
+            throw RequestError("--tiny and --check-goldens need --fixtures DIR.");
+        init_runtime();
+        const Placement p = resolve_placement(o.device, o.dtype);
+        if (o.check_goldens)
+            return check_goldens(o, p);
+
+        nlohmann::json rows = nlohmann::json::array();
+        for (const bool sdxl : {false, true}) {
+            if ((sdxl && o.family == "sd15") || (!sdxl && o.family == "sdxl"))
+                continue;
+            const std::string label = std::string(sdxl ? "sdxl" : "sd15") + (o.tiny ? "-tiny" : "");
+            auto c = o.tiny ? fixture_components(
+                                  (fs::path(o.fixtures) / (sdxl ? "tiny-sdxl" : "tiny-sd15")).string(), p)
+                            : random_components(sdxl, p);
+            nlohmann::json row = bench_family(label, c, o.runs);
+            row["unet_load_ms"] = bench_load_ms(c, p, std::min(o.runs, 3));
+            row["device"] = p.device.str();
+            row["dtype"] = c->info.dtype;
+            rows.push_back(row);
+        }
+        print_table(rows);
+        std::cout << nlohmann::json({{"daub_bench", rows}}).dump() << std::endl;
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "daub-bench: %s\n", e.what());
+        return 1;
+    }
+}
