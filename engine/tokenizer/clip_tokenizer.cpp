@@ -34,7 +34,8 @@ std::array<char32_t, 256> byte_to_char() {
 }
 
 bool starts_with_at(const std::u32string& text, std::size_t pos, std::u32string_view what) {
-    return text.size() - pos >= what.size() && std::u32string_view(text).substr(pos, what.size()) == what;
+    return text.size() - pos >= what.size() &&
+           std::u32string_view(text).substr(pos, what.size()) == what;
 }
 
 /// Length of a contraction ('s 't 're 've 'm 'll 'd) at `pos`, or 0.
@@ -63,8 +64,7 @@ bool is_other(char32_t c) {
 /// (only ever given text without whitespace, where it reduces to the
 /// contractions and runs of letters, of digits and of other characters).
 /// Whitespace between words is dropped.
-template <typename Fn>
-void split_words(const std::u32string& text, bool clip, Fn&& emit) {
+template <typename Fn> void split_words(const std::u32string& text, bool clip, Fn&& emit) {
     static constexpr std::u32string_view kStart = U"<|startoftext|>";
     static constexpr std::u32string_view kEnd = U"<|endoftext|>";
     const std::size_t n = text.size();
@@ -136,8 +136,75 @@ void read_token_field(const nlohmann::json& config, const char* key, std::string
         if (it->contains("normalized") && (*it)["normalized"].is_boolean())
             normalized[content] = (*it)["normalized"].get<bool>();
     } else {
-        throw ModelError(path + ": \"" + key + "\" must be a string or an object with \"content\".");
+        throw ModelError(path + ": \"" + key +
+                         "\" must be a string or an object with \"content\".");
     }
+}
+
+/// SAX reader of vocab.json: one flat object of token -> non-negative id.
+class VocabReader : public nlohmann::json_sax<nlohmann::json> {
+public:
+    explicit VocabReader(std::unordered_map<std::string, int64_t>& vocab) : vocab_(vocab) {}
+    std::string problem; ///< set when the file parses but is not a vocabulary
+
+    bool start_object(std::size_t) override { return depth_++ == 0 || fail("nested objects"); }
+    bool end_object() override { return --depth_, true; }
+    bool key(string_t& k) override { return key_ = std::move(k), true; }
+    bool number_integer(number_integer_t v) override { return add(v); }
+    bool number_unsigned(number_unsigned_t v) override {
+        return add(v > kMaxId ? -1 : static_cast<int64_t>(v));
+    }
+    bool null() override { return bad_value(); }
+    bool boolean(bool) override { return bad_value(); }
+    bool number_float(number_float_t, const string_t&) override { return bad_value(); }
+    bool string(string_t&) override { return depth_ == 0 ? fail("a string") : bad_value(); }
+    bool binary(binary_t&) override { return bad_value(); }
+    bool start_array(std::size_t) override { return depth_ == 0 ? fail("an array") : bad_value(); }
+    bool end_array() override { return true; }
+    bool parse_error(std::size_t, const std::string&,
+                     const nlohmann::detail::exception& e) override {
+        problem = std::string("invalid JSON (") + e.what() + ")";
+        return false;
+    }
+
+private:
+    static constexpr int64_t kMaxId = (1 << 24) - 1;
+    bool add(int64_t id) {
+        if (depth_ != 1)
+            return fail("a bare number");
+        if (id < 0 || id > kMaxId)
+            return bad_value();
+        vocab_.insert_or_assign(std::move(key_), id);
+        return true;
+    }
+    bool bad_value() {
+        return fail("the id of \"" + key_ + "\" not being an integer between 0 and " +
+                    std::to_string(kMaxId));
+    }
+    bool fail(const std::string& what) {
+        if (problem.empty())
+            problem = "expected one JSON object of token -> id, found " + what;
+        return false;
+    }
+
+    std::unordered_map<std::string, int64_t>& vocab_;
+    std::string key_;
+    int depth_ = 0;
+};
+
+std::unordered_map<std::string, int64_t> read_vocab(const std::string& path) {
+    const std::string text = read_text_file(path);
+    std::unordered_map<std::string, int64_t> vocab;
+    vocab.reserve(65536);
+    VocabReader reader(vocab);
+    const bool ok = nlohmann::json::sax_parse(text, &reader);
+    if (!ok || !reader.problem.empty())
+        throw ModelError(path + ": " +
+                         (reader.problem.empty() ? std::string("invalid JSON") : reader.problem) +
+                         ".");
+    if (vocab.empty())
+        throw ModelError(path + ": holds no tokens.");
+    return vocab;
 }
 
 } // namespace
@@ -152,18 +219,8 @@ ClipTokenizer ClipTokenizer::from_folder(const std::string& dir) {
     const std::string config_path = (fs::path(dir) / "tokenizer_config.json").string();
     const std::string special_path = (fs::path(dir) / "special_tokens_map.json").string();
 
-    // vocab.json: {"token": id, ...}
-    const nlohmann::json vocab_json = read_json_file(vocab_path);
-    if (!vocab_json.is_object() || vocab_json.empty())
-        throw ModelError(vocab_path + ": expected a non-empty JSON object of token -> id.");
-    std::unordered_map<std::string, int64_t> vocab;
-    vocab.reserve(vocab_json.size());
-    for (const auto& [token, id] : vocab_json.items()) {
-        if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= (1 << 24))
-            throw ModelError(vocab_path + ": the id of \"" + token +
-                             "\" is not an integer between 0 and 16777215.");
-        vocab.emplace(token, id.get<int64_t>());
-    }
+    // vocab.json: {"token": id, ...}, read without building a JSON tree.
+    std::unordered_map<std::string, int64_t> vocab = read_vocab(vocab_path);
 
     // merges.txt: "#version: 0.2", then one "left right" pair per line in rank order.
     const std::string merges_text = read_text_file(merges_path);
@@ -186,7 +243,8 @@ ClipTokenizer ClipTokenizer::from_folder(const std::string& dir) {
             line.find(' ', space + 1) != std::string_view::npos)
             throw ModelError(merges_path + ": line " + std::to_string(line_no) +
                              " is not a merge of two tokens separated by one space.");
-        merges.emplace_back(std::string(line.substr(0, space)), std::string(line.substr(space + 1)));
+        merges.emplace_back(std::string(line.substr(0, space)),
+                            std::string(line.substr(space + 1)));
     }
     if (merges.empty())
         throw ModelError(merges_path + ": holds no merges.");
@@ -379,8 +437,8 @@ void ClipTokenizer::encode_text(std::string_view text, std::vector<int64_t>& out
     std::size_t piece_start = 0;
     auto flush = [&](std::size_t end) {
         if (end > piece_start)
-            encode_normalized(normalize(unicode::decode_utf8(text.substr(piece_start, end - piece_start))),
-                              out);
+            encode_normalized(
+                normalize(unicode::decode_utf8(text.substr(piece_start, end - piece_start))), out);
     };
     for (std::size_t i = 0; i < text.size();) {
         const ClipAddedToken* best = nullptr;

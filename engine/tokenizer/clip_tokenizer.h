@@ -44,9 +44,10 @@ struct ClipAddedToken {
 class ClipTokenizer {
 public:
     /// Loads `dir`/vocab.json, `dir`/merges.txt and, when present,
-    /// `dir`/tokenizer_config.json (pad_token, bos_token, eos_token,
-    /// unk_token, model_max_length, added_tokens_decoder). Throws ModelError
-    /// naming the file that is missing or wrong.
+    /// `dir`/special_tokens_map.json and `dir`/tokenizer_config.json (the
+    /// latter wins: pad_token, bos_token, eos_token, unk_token as strings or
+    /// AddedToken objects, model_max_length, added_tokens_decoder). Throws
+    /// ModelError naming the file that is missing or wrong.
     static ClipTokenizer from_folder(const std::string& dir);
 
     /// The special token strings and the length of the text encoder's input.
@@ -107,9 +108,9 @@ private:
     Config config_;
     std::unordered_map<std::string, int64_t> vocab_;
     std::vector<std::string> id_to_token_;
-    std::unordered_map<uint64_t, Merge> merges_; ///< (left id << 32 | right id) -> merge
-    int64_t byte_id_[256];     ///< id of each byte's character
-    int64_t byte_eow_id_[256]; ///< id of each byte's character + "</w>"
+    std::unordered_map<uint64_t, Merge> merges_;   ///< (left id << 32 | right id) -> merge
+    int64_t byte_id_[256];                         ///< id of each byte's character
+    int64_t byte_eow_id_[256];                     ///< id of each byte's character + "</w>"
     std::vector<ClipAddedToken> raw_added_;        ///< matched in the raw text
     std::vector<ClipAddedToken> normalized_added_; ///< matched after normalisation
     std::vector<std::u32string> normalized_added_text_;

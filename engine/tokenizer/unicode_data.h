@@ -47,20 +47,20 @@ struct Composition {
 };
 
 extern const char* const unicode_version;
-extern const CodeRange letter_ranges[];        ///< General_Category L*, sorted
+extern const CodeRange letter_ranges[]; ///< General_Category L*, sorted
 extern const std::size_t letter_ranges_size;
-extern const CodeRange number_ranges[];        ///< General_Category N*, sorted
+extern const CodeRange number_ranges[]; ///< General_Category N*, sorted
 extern const std::size_t number_ranges_size;
-extern const CodeMap lowercase_map[];          ///< sorted by `from`
+extern const CodeMap lowercase_map[]; ///< sorted by `from`
 extern const std::size_t lowercase_map_size;
-extern const MultiLower lowercase_multi[];     ///< sorted by `from`
+extern const MultiLower lowercase_multi[]; ///< sorted by `from`
 extern const std::size_t lowercase_multi_size;
 extern const CombiningClass combining_classes[]; ///< sorted, non-zero classes only
 extern const std::size_t combining_classes_size;
 extern const char32_t decomposition_chars[];
-extern const Decomposition decompositions[];   ///< sorted by `cp`, Hangul excluded
+extern const Decomposition decompositions[]; ///< sorted by `cp`, Hangul excluded
 extern const std::size_t decompositions_size;
-extern const Composition compositions[];       ///< sorted by (first, second), Hangul excluded
+extern const Composition compositions[]; ///< sorted by (first, second), Hangul excluded
 extern const std::size_t compositions_size;
 
 } // namespace daub::unicode_data

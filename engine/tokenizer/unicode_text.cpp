@@ -35,8 +35,9 @@ void decompose_into(std::u32string& out, char32_t cp) {
         return;
     }
     const ud::Decomposition* end = ud::decompositions + ud::decompositions_size;
-    const ud::Decomposition* it = std::lower_bound(
-        ud::decompositions, end, cp, [](const ud::Decomposition& d, char32_t c) { return d.cp < c; });
+    const ud::Decomposition* it =
+        std::lower_bound(ud::decompositions, end, cp,
+                         [](const ud::Decomposition& d, char32_t c) { return d.cp < c; });
     if (it == end || it->cp != cp) {
         out.push_back(cp);
         return;
@@ -53,12 +54,11 @@ char32_t compose_pair(char32_t first, char32_t second) {
         second > kTBase && second < kTBase + kTCount)
         return first + (second - kTBase);
     const ud::Composition* end = ud::compositions + ud::compositions_size;
-    const ud::Composition* it =
-        std::lower_bound(ud::compositions, end, std::pair{first, second},
-                         [](const ud::Composition& c, const std::pair<char32_t, char32_t>& key) {
-                             return c.first < key.first ||
-                                    (c.first == key.first && c.second < key.second);
-                         });
+    const ud::Composition* it = std::lower_bound(
+        ud::compositions, end, std::pair{first, second},
+        [](const ud::Composition& c, const std::pair<char32_t, char32_t>& key) {
+            return c.first < key.first || (c.first == key.first && c.second < key.second);
+        });
     if (it != end && it->first == first && it->second == second)
         return it->composite;
     return 0;
@@ -145,13 +145,9 @@ bool is_number(char32_t cp) {
 }
 
 bool is_space(char32_t cp) {
-    switch (cp) {
-    case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D: case 0x20: case 0x85: case 0xA0:
-    case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
-        return true;
-    default:
-        return cp >= 0x2000 && cp <= 0x200A;
-    }
+    return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+           (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+           cp == 0x205F || cp == 0x3000;
 }
 
 int combining_class(char32_t cp) {
@@ -242,6 +238,8 @@ std::u32string nfc(std::u32string_view text) {
     return out;
 }
 
-const char* tables_version() { return ud::unicode_version; }
+const char* tables_version() {
+    return ud::unicode_version;
+}
 
 } // namespace daub::unicode
