@@ -38,11 +38,9 @@ std::shared_ptr<Components> load_single_file(const LoadRequest& request,
     const TokenizerDirs dirs = ckpt->find_tokenizer(request.tokenizer_dir, request.config_dir);
     c->tokenizer = std::make_shared<const ClipTokenizer>(ClipTokenizer::from_folder(dirs.tokenizer));
     if (sdxl) {
-        ClipTokenizer t2 = ClipTokenizer::from_folder(dirs.tokenizer_2);
         // SDXL's second tokenizer pads with "!" even when it shares files with the first.
-        if (dirs.tokenizer_2_shared)
-            t2 = t2.with_pad_token("!");
-        c->tokenizer_2 = std::make_shared<const ClipTokenizer>(std::move(t2));
+        c->tokenizer_2 = std::make_shared<const ClipTokenizer>(
+            ClipTokenizer::from_folder(dirs.tokenizer_2, dirs.tokenizer_2_shared ? "!" : ""));
     }
 
     const LoadOptions options{placement.dtype, placement.device};

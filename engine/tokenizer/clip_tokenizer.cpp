@@ -212,7 +212,7 @@ std::unordered_map<std::string, int64_t> read_vocab(const std::string& path) {
 // ---------------------------------------------------------------------------
 // Loading
 
-ClipTokenizer ClipTokenizer::from_folder(const std::string& dir) {
+ClipTokenizer ClipTokenizer::from_folder(const std::string& dir, const std::string& pad_token_override) {
     namespace fs = std::filesystem;
     const std::string vocab_path = (fs::path(dir) / "vocab.json").string();
     const std::string merges_path = (fs::path(dir) / "merges.txt").string();
@@ -284,6 +284,8 @@ ClipTokenizer ClipTokenizer::from_folder(const std::string& dir) {
             }
         }
     }
+    if (!pad_token_override.empty())
+        config.pad_token = pad_token_override;
     for (ClipAddedToken& t : added)
         t.normalized = normalized[t.content];
     // Flags given on bos_token etc. without an added_tokens_decoder entry.

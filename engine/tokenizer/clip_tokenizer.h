@@ -48,7 +48,10 @@ public:
     /// latter wins: pad_token, bos_token, eos_token, unk_token as strings or
     /// AddedToken objects, model_max_length, added_tokens_decoder). Throws
     /// ModelError naming the file that is missing or wrong.
-    static ClipTokenizer from_folder(const std::string& dir);
+    /// `pad_token_override` (e.g. "!" for SDXL's second tokenizer when it
+    /// shares the first one's files) replaces the folder's pad token.
+    static ClipTokenizer from_folder(const std::string& dir,
+                                     const std::string& pad_token_override = "");
 
     /// The special token strings and the length of the text encoder's input.
     struct Config {
