@@ -14,6 +14,7 @@ packages=(
   qml6-module-qt-labs-platform qml6-module-qt-labs-settings qml6-module-qtcore
   qml6-module-qttest
   xvfb xauth libgl1-mesa-dri libegl1 fonts-dejavu-core
+  libqt6svg6
 )
 
 missing=()

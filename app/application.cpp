@@ -1,0 +1,82 @@
+#include "application.h"
+
+#include "appsettings.h"
+#include "chatcontroller.h"
+#include "engineworker.h"
+
+#include <QGuiApplication>
+#include <QIcon>
+#include <QQmlApplicationEngine>
+#include <QQuickStyle>
+#include <QQuickWindow>
+
+namespace daub {
+
+void Application::prepareProcess() {
+    // Fusion follows the platform palette and looks at home on every
+    // desktop; QT_QUICK_CONTROLS_STYLE still overrides it.
+    if (qEnvironmentVariableIsEmpty("QT_QUICK_CONTROLS_STYLE"))
+        QQuickStyle::setStyle(QStringLiteral("Fusion"));
+}
+
+void Application::setApplicationIdentity() {
+    QGuiApplication::setOrganizationName(QStringLiteral("Daub"));
+    QGuiApplication::setApplicationName(QStringLiteral("Daub"));
+    QGuiApplication::setApplicationDisplayName(QStringLiteral("Daub"));
+    QGuiApplication::setApplicationVersion(QStringLiteral(DAUB_VERSION));
+    QGuiApplication::setDesktopFileName(QStringLiteral("io.github.daub.Daub"));
+    QGuiApplication::setWindowIcon(QIcon(QStringLiteral(":/daub/icons/daub.svg")));
+}
+
+Application::Application(std::unique_ptr<QSettings> settings, QObject* parent)
+    : QObject(parent), m_settings(std::make_unique<AppSettings>(std::move(settings))) {
+    m_controller = std::make_unique<ChatController>(m_settings.get(), &m_store, &m_cache, &m_bank);
+}
+
+Application::~Application() { shutdown(); }
+
+void Application::setEngineFactory(EngineFactory factory) { m_factory = std::move(factory); }
+
+bool Application::start(const QString& modelPath) {
+    AppSettings::setInstance(m_settings.get());
+    ChatController::setInstance(m_controller.get());
+
+    m_worker = new EngineWorker(m_factory);
+    m_worker->moveToThread(&m_engineThread);
+    m_controller->attachWorker(m_worker);
+    m_engineThread.setObjectName(QStringLiteral("daub-engine"));
+    m_engineThread.start();
+
+    m_qml = std::make_unique<QQmlApplicationEngine>();
+    m_qml->addImageProvider(QStringLiteral("init"), new InitImageProvider(&m_store));
+    m_qml->addImageProvider(QStringLiteral("daub"), new BankImageProvider(&m_bank));
+    m_qml->load(QUrl(QStringLiteral("qrc:/qt/qml/Daub/Ui/Main.qml")));
+    if (m_qml->rootObjects().isEmpty())
+        return false;
+
+    const QString model = modelPath.isEmpty() ? m_settings->modelPath() : modelPath;
+    if (!model.isEmpty())
+        m_controller->loadModel(model);
+    m_controller->scanForModels();
+    return true;
+}
+
+void Application::shutdown() {
+    if (m_controller)
+        m_controller->queue()->cancelAll();
+    if (m_engineThread.isRunning()) {
+        m_engineThread.quit();
+        m_engineThread.wait();
+    }
+    m_qml.reset(); // before the stores its image providers read
+    delete m_worker;
+    m_worker = nullptr;
+}
+
+QQuickWindow* Application::window() const {
+    if (!m_qml || m_qml->rootObjects().isEmpty())
+        return nullptr;
+    return qobject_cast<QQuickWindow*>(m_qml->rootObjects().constFirst());
+}
+
+} // namespace daub

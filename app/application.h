@@ -1,0 +1,70 @@
+// The whole program, minus main(): the settings, the stores, the chat
+// controller, the engine thread with its EngineWorker, and the QML window.
+// main.cpp and the end-to-end test both build the window through this
+// class, so the test drives exactly what users run.
+#pragma once
+
+#include "enginebackend.h"
+#include "imageproviders.h"
+#include "initimagestore.h"
+#include "resultcache.h"
+
+#include <QObject>
+#include <QSettings>
+#include <QString>
+#include <QThread>
+
+#include <memory>
+
+class QQmlApplicationEngine;
+class QQuickWindow;
+
+namespace daub {
+
+class AppSettings;
+class ChatController;
+class EngineWorker;
+
+class Application : public QObject {
+    Q_OBJECT
+public:
+    /// Before QGuiApplication: process-wide defaults (style, scaling).
+    static void prepareProcess();
+    /// After QGuiApplication: names for QSettings and the desktop.
+    static void setApplicationIdentity();
+
+    /// `settings`: where the user's choices live (QSettings() when null).
+    explicit Application(std::unique_ptr<QSettings> settings = nullptr, QObject* parent = nullptr);
+    ~Application() override;
+
+    /// The engine the worker creates on its thread (makePipelineBackend in
+    /// the program, a fake in tests). Set before start().
+    void setEngineFactory(EngineFactory factory);
+    /// Starts the engine thread and opens the window; loads `modelPath`, or
+    /// the last model, or shows the welcome panel. False if QML failed.
+    bool start(const QString& modelPath = {});
+    /// Cancels every job, stops the engine thread (the running job ends at
+    /// its next step) and waits for it. Called by the destructor.
+    void shutdown();
+
+    AppSettings* settings() const { return m_settings.get(); }
+    ChatController* controller() const { return m_controller.get(); }
+    InitImageStore* store() { return &m_store; }
+    ResultCache* cache() { return &m_cache; }
+    ImageBank* bank() { return &m_bank; }
+    QQmlApplicationEngine* qmlEngine() const { return m_qml.get(); }
+    QQuickWindow* window() const;
+
+private:
+    std::unique_ptr<AppSettings> m_settings;
+    InitImageStore m_store;
+    ResultCache m_cache;
+    ImageBank m_bank;
+    std::unique_ptr<ChatController> m_controller;
+    EngineFactory m_factory;
+    QThread m_engineThread;
+    EngineWorker* m_worker = nullptr;
+    std::unique_ptr<QQmlApplicationEngine> m_qml;
+};
+
+} // namespace daub

@@ -1,0 +1,821 @@
+#include "chatcontroller.h"
+
+#include "appsettings.h"
+#include "imageproviders.h"
+#include "samplers.h"
+
+#include <QClipboard>
+#include <QCoro/QCoroFuture>
+#include <QCoro/QCoroSignal>
+#include <QDateTime>
+#include <QDir>
+#include <QFileInfo>
+#include <QGuiApplication>
+#include <QJSEngine>
+#include <QMimeData>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QPointer>
+#include <QRandomGenerator>
+#include <QRegularExpression>
+#include <QSaveFile>
+#include <QStandardPaths>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include <algorithm>
+#include <chrono>
+
+namespace daub {
+namespace {
+
+ChatController* s_instance = nullptr;
+
+const QStringList kImageMimeTypes = {
+    QStringLiteral("image/png"), QStringLiteral("image/jpeg"), QStringLiteral("image/webp"),
+    QStringLiteral("image/bmp"), QStringLiteral("image/x-bmp"), QStringLiteral("image/jpg")};
+
+QString quoted(const QString& name) { return QStringLiteral("\u2018%1\u2019").arg(name); }
+
+QString pathFromUrlOrPath(const QString& text) {
+    const QUrl url(text);
+    if (url.isLocalFile())
+        return url.toLocalFile();
+    return text;
+}
+
+ResizeMode resizeModeFrom(const QString& name) {
+    if (name == u"crop")
+        return ResizeMode::Crop;
+    if (name == u"fit")
+        return ResizeMode::Fit;
+    return ResizeMode::Stretch;
+}
+
+/// Bytes of a `data:image/...;base64,` URL, or empty.
+QByteArray dataUrlBytes(const QString& text) {
+    static const QRegularExpression re(QStringLiteral(R"(^data:image/[\w.+-]+;base64,(.*)$)"),
+                                       QRegularExpression::DotMatchesEverythingOption);
+    const auto m = re.match(text.trimmed());
+    if (!m.hasMatch())
+        return {};
+    return QByteArray::fromBase64(m.captured(1).toLatin1());
+}
+
+} // namespace
+
+ChatController::ChatController(AppSettings* settings, InitImageStore* store, ResultCache* cache,
+                               ImageBank* bank, QObject* parent)
+    : QObject(parent), m_settings(settings), m_store(store), m_cache(cache), m_bank(bank),
+      m_places(ModelFinder::commonPlaces()) {
+    registerEngineMetaTypes();
+    connect(&m_queue, &JobQueue::startRequested, this, [this](qint64 id) { runGenerate(id); });
+    connect(&m_queue, &JobQueue::cancelRequested, this, [this](qint64 id) {
+        if (const auto token = m_tokens.value(id))
+            token->cancel();
+    });
+    connect(&m_queue, &JobQueue::stateChanged, this, [this](qint64 id, JobQueue::State state) {
+        if (state == JobQueue::State::Cancelled)
+            m_messages.setCancelled(id);
+    });
+    connect(&m_queue, &JobQueue::positionsChanged, this, &ChatController::updateQueuePositions);
+}
+
+ChatController::~ChatController() {
+    for (const auto& token : std::as_const(m_tokens))
+        token->cancel();
+    if (s_instance == this)
+        s_instance = nullptr;
+}
+
+ChatController* ChatController::create(QQmlEngine*, QJSEngine*) {
+    Q_ASSERT_X(s_instance, "ChatController::create", "no ChatController instance was set");
+    QJSEngine::setObjectOwnership(s_instance, QJSEngine::CppOwnership);
+    return s_instance;
+}
+
+void ChatController::setInstance(ChatController* instance) { s_instance = instance; }
+
+void ChatController::attachWorker(EngineWorker* worker) {
+    connect(this, &ChatController::loadRequested, worker, &EngineWorker::loadModel,
+            Qt::QueuedConnection);
+    connect(this, &ChatController::runRequested, worker, &EngineWorker::run, Qt::QueuedConnection);
+    connect(worker, &EngineWorker::modelLoading, this, &ChatController::onModelLoading,
+            Qt::QueuedConnection);
+    connect(worker, &EngineWorker::modelLoaded, this, &ChatController::onModelLoaded,
+            Qt::QueuedConnection);
+    connect(worker, &EngineWorker::modelLoadFailed, this, &ChatController::onModelLoadFailed,
+            Qt::QueuedConnection);
+    connect(worker, &EngineWorker::jobStarted, this, &ChatController::onJobStarted,
+            Qt::QueuedConnection);
+    connect(worker, &EngineWorker::jobProgress, this, &ChatController::onJobProgress,
+            Qt::QueuedConnection);
+    connect(worker, &EngineWorker::jobEnded, this, &ChatController::onJobEnded,
+            Qt::QueuedConnection);
+}
+
+void ChatController::setModelPlaces(QList<ModelFinder::Place> places) {
+    m_places = std::move(places);
+}
+
+// ---- sending ---------------------------------------------------------------
+
+int ChatController::stepsToRun(int steps, double strength) const {
+    // As the engine does: int(steps × strength), at least one step.
+    return std::max(1, int(float(steps) * float(strength)));
+}
+
+qint64 ChatController::randomSeed() const {
+    return qint64(QRandomGenerator::global()->bounded(quint64(1) << 32));
+}
+
+qint64 ChatController::send(const QString& prompt, const QString& negativePrompt) {
+    if (!m_hasModel && m_modelState != ModelState::Loading) {
+        notice(m_modelState == ModelState::Failed
+                   ? tr("The model could not be loaded, so nothing can run; pick another model "
+                        "in the options panel.")
+                   : tr("No model is loaded yet; pick one in the options panel, then send "
+                        "again."));
+        return -1;
+    }
+    JobSpec spec;
+    spec.prompt = prompt.trimmed();
+    spec.negativePrompt = negativePrompt.trimmed();
+    spec.hasNegativePrompt = !spec.negativePrompt.isEmpty();
+    auto size = [](int value, int fallback) {
+        const int v = value > 0 ? value : fallback;
+        return std::clamp(v / 8 * 8, 64, 4096);
+    };
+    spec.width = size(m_settings->width(), modelWidth());
+    spec.height = size(m_settings->height(), modelHeight());
+    spec.steps = std::clamp(m_settings->steps(), 1, 150);
+    spec.cfgScale = m_settings->cfgScale();
+    if (m_settings->seedLocked() && m_settings->seed() >= 0) {
+        spec.seed = m_settings->seed();
+    } else {
+        spec.seed = randomSeed();
+        m_settings->setSeed(spec.seed);
+    }
+    spec.sampler = m_settings->sampler();
+    spec.clipSkip = std::clamp(m_settings->clipSkip(), 1, 12);
+    spec.superResolution = superResolutionAvailable() && m_settings->superResolution();
+    spec.superResolutionLevel = m_settings->superResolutionLevel();
+    if (hasInitImage()) {
+        spec.initRef = m_initRef;
+        spec.strength = std::clamp(m_settings->strength(), 0.01, 1.0);
+        spec.resizeMode = m_settings->resizeMode();
+    }
+    spec.modelName = m_hasModel ? m_model.name : QFileInfo(m_loadingPath).fileName();
+    return enqueue(std::move(spec), hasInitImage() ? m_init.image : QImage());
+}
+
+qint64 ChatController::enqueue(JobSpec spec, const QImage& initImage) {
+    const qint64 id = m_nextJob++;
+    QString thumb;
+    if (!initImage.isNull()) {
+        m_bank->setImage(QStringLiteral("thumb/%1").arg(id),
+                         initImage.width() > 256 || initImage.height() > 256
+                             ? initImage.scaled(256, 256, Qt::KeepAspectRatio,
+                                                Qt::SmoothTransformation)
+                             : initImage);
+        thumb = QStringLiteral("image://daub/thumb/%1").arg(id);
+    }
+    m_messages.addPrompt(id, spec.prompt, spec.negativePrompt, detailsFor(spec), thumb);
+    m_messages.addReply(id);
+    m_specs.insert(id, std::move(spec));
+    m_queue.enqueue(id);
+    return id;
+}
+
+bool ChatController::cancel(qint64 jobId) { return m_queue.cancel(jobId); }
+
+void ChatController::updateQueuePositions() {
+    const bool waitingForModel = m_modelState != ModelState::Ready;
+    const QList<qint64> waiting = m_queue.waiting();
+    const int running = m_queue.busy() ? 1 : 0;
+    for (qsizetype i = 0; i < waiting.size(); ++i)
+        m_messages.setQueued(waiting[i], int(i) + 1, int(i) + running, waitingForModel);
+}
+
+QString ChatController::detailsFor(const JobSpec& spec) const {
+    QStringList parts;
+    parts << QStringLiteral("%1\u00d7%2").arg(spec.width).arg(spec.height);
+    parts << tr("%n steps", nullptr, spec.steps);
+    parts << tr("CFG %1").arg(spec.cfgScale, 0, 'g', 3);
+    parts << (spec.sampler.isEmpty()
+                  ? (m_model.defaultSampler.isEmpty() ? tr("model's sampler")
+                                                      : samplers::a1111Name(m_model.defaultSampler))
+                  : samplers::a1111Name(spec.sampler));
+    parts << tr("seed %1").arg(spec.seed);
+    if (spec.clipSkip > 1)
+        parts << tr("CLIP skip %1").arg(spec.clipSkip);
+    if (!spec.initRef.isEmpty())
+        parts << tr("strength %1 (%n steps)", nullptr, stepsToRun(spec.steps, spec.strength))
+                     .arg(spec.strength, 0, 'f', 2)
+              << spec.resizeMode;
+    return parts.join(QStringLiteral(" \u00b7 "));
+}
+
+GenerationParameters ChatController::parametersFor(const JobSpec& spec) const {
+    GenerationParameters p;
+    p.prompt = spec.prompt;
+    p.negativePrompt = spec.negativePrompt;
+    p.steps = spec.steps;
+    p.sampler = spec.sampler.isEmpty() ? m_model.defaultSampler : spec.sampler;
+    p.cfgScale = spec.cfgScale;
+    p.seed = spec.seed;
+    p.width = spec.width;
+    p.height = spec.height;
+    p.model = spec.modelName;
+    p.clipSkip = spec.clipSkip;
+    if (!spec.initRef.isEmpty())
+        p.denoisingStrength = spec.strength;
+    return p;
+}
+
+ResultKey ChatController::keyFor(const JobSpec& spec, const QByteArray& initSha) const {
+    ResultKey key;
+    key.modelIdentity = m_model.identity;
+    key.prompt = spec.prompt;
+    key.hasNegativePrompt = spec.hasNegativePrompt;
+    key.negativePrompt = spec.negativePrompt;
+    key.width = spec.width;
+    key.height = spec.height;
+    key.steps = spec.steps;
+    key.cfgScale = spec.cfgScale;
+    key.seed = spec.seed;
+    key.sampler = spec.sampler;
+    key.clipSkip = spec.clipSkip;
+    key.superResolution = spec.superResolution;
+    key.superResolutionLevel = spec.superResolutionLevel;
+    if (!initSha.isEmpty()) {
+        key.initImageSha256 = initSha;
+        key.strength = spec.strength;
+        key.resizeMode = spec.resizeMode;
+    }
+    return key;
+}
+
+QCoro::Task<> ChatController::runGenerate(qint64 id) {
+    const auto specIt = m_specs.constFind(id);
+    if (specIt == m_specs.cend()) {
+        m_queue.markFailed(id);
+        co_return;
+    }
+    const JobSpec spec = *specIt;
+    m_messages.setRunning(id);
+
+    // 1. The init image, if the job has one.
+    GenerationRequest request;
+    QByteArray initSha;
+    if (!spec.initRef.isEmpty()) {
+        const std::optional<InitImage> init = m_store->resolve(spec.initRef);
+        if (!init) {
+            failJob(id, tr("The init image expired \u2014 drop it again."));
+            co_return;
+        }
+        initSha = init->sha256;
+        request.init_image = toEngineImage(init->image);
+        request.strength = float(spec.strength);
+        request.resize = resizeModeFrom(spec.resizeMode);
+    }
+
+    // 2. The result cache.
+    const ResultKey key = keyFor(spec, initSha);
+    if (const std::optional<CachedResult> hit = m_cache->find(key)) {
+        finishJob(id,
+                  Result{hit->png, readPngText(hit->png, QStringLiteral("parameters")),
+                         hit->width, hit->height, hit->seed},
+                  0, true);
+        co_return;
+    }
+
+    // 3. The engine, on its thread.
+    request.prompt = spec.prompt.toStdString();
+    if (spec.hasNegativePrompt)
+        request.negative_prompt = spec.negativePrompt.toStdString();
+    request.width = spec.width;
+    request.height = spec.height;
+    request.steps = spec.steps;
+    request.guidance_scale = float(spec.cfgScale);
+    request.seed = spec.seed;
+    request.scheduler = spec.sampler.toStdString();
+    request.clip_skip = spec.clipSkip;
+
+    EngineJob job;
+    job.jobId = id;
+    job.request = std::move(request);
+    job.parameters = parametersFor(spec);
+    job.cancel = std::make_shared<CancelToken>();
+    m_tokens.insert(id, job.cancel);
+    Q_EMIT runRequested(job);
+
+    JobOutcome outcome;
+    do {
+        outcome = co_await qCoro(this, &ChatController::outcomeArrived);
+    } while (outcome.jobId != id);
+    m_tokens.remove(id);
+
+    switch (outcome.kind) {
+    case JobOutcome::Kind::Finished:
+        m_cache->insert(key, CachedResult{outcome.png, outcome.width, outcome.height, outcome.seed,
+                                          outcome.stepsRun, outcome.sampler});
+        finishJob(id,
+                  Result{outcome.png, outcome.parameters, outcome.width, outcome.height,
+                         outcome.seed},
+                  outcome.totalMs, false);
+        break;
+    case JobOutcome::Kind::Failed:
+        failJob(id, outcome.error);
+        break;
+    case JobOutcome::Kind::Cancelled:
+        m_bank->remove(QStringLiteral("preview/%1").arg(id));
+        m_messages.setCancelled(id);
+        m_queue.markCancelled(id);
+        break;
+    }
+}
+
+void ChatController::finishJob(qint64 id, const Result& result, double elapsedMs,
+                               bool fromCache) {
+    const QString imageId = QStringLiteral("result/%1").arg(id);
+    m_bank->setPng(imageId, result.png);
+    m_bank->remove(QStringLiteral("preview/%1").arg(id));
+    m_results.insert(id, result);
+    m_messages.setDone(id, QStringLiteral("image://daub/") + imageId, result.width, result.height,
+                       result.seed, elapsedMs, fromCache, result.parameters);
+    m_queue.markDone(id);
+}
+
+void ChatController::failJob(qint64 id, const QString& message) {
+    m_bank->remove(QStringLiteral("preview/%1").arg(id));
+    m_messages.setFailed(id, message);
+    m_queue.markFailed(id);
+}
+
+void ChatController::notice(const QString& text) { m_messages.addNotice(text); }
+
+// ---- reports from the engine thread ----------------------------------------
+
+void ChatController::onModelLoading(const QString& path) {
+    m_loadingPath = path;
+    if (m_modelState != ModelState::Loading) {
+        m_modelState = ModelState::Loading;
+        Q_EMIT modelChanged();
+    }
+}
+
+void ChatController::onModelLoaded(const ModelDescription& model, double milliseconds) {
+    m_model = model;
+    m_hasModel = true;
+    m_modelError.clear();
+    m_modelState = ModelState::Ready;
+    m_settings->setModelPath(model.path);
+    m_settings->addRecentModel(model.path);
+    notice(tr("Loaded %1 (%2, %3 \u00b7 %4) in %5.")
+               .arg(quoted(model.name), model.family, model.device, model.dtype,
+                    formatDuration(milliseconds)));
+    Q_EMIT modelChanged();
+    m_queue.setEngineReady(true);
+    updateQueuePositions();
+}
+
+void ChatController::onModelLoadFailed(const QString& path, const QString& message) {
+    // The engine lets go of the previous model before loading the next, so
+    // after a failure no model is loaded.
+    m_model = ModelDescription();
+    m_model.path = path;
+    m_hasModel = false;
+    m_modelError = message;
+    m_modelState = ModelState::Failed;
+    m_settings->removeRecentModel(path);
+    notice(message);
+    Q_EMIT modelChanged();
+    m_queue.setEngineReady(false);
+    updateQueuePositions();
+}
+
+void ChatController::onJobStarted(qint64 jobId) { m_messages.setRunning(jobId); }
+
+void ChatController::onJobProgress(qint64 jobId, int step, int total, double elapsedMs,
+                                   const QImage& preview) {
+    QString source;
+    if (!preview.isNull()) {
+        m_bank->setImage(QStringLiteral("preview/%1").arg(jobId), preview);
+        source = QStringLiteral("image://daub/preview/%1/%2").arg(jobId).arg(step);
+    }
+    m_messages.setProgress(jobId, step, total, elapsedMs, source);
+}
+
+void ChatController::onJobEnded(const JobOutcome& outcome) { Q_EMIT outcomeArrived(outcome); }
+
+// ---- the model -------------------------------------------------------------
+
+QString ChatController::modelDevice() const {
+    if (!m_hasModel)
+        return {};
+    return QStringLiteral("%1 \u00b7 %2").arg(m_model.device, m_model.dtype);
+}
+
+QVariantList ChatController::samplers() const { return samplers::forUi(m_model.defaultSampler); }
+
+QVariantList ChatController::sizePresets() const {
+    auto preset = [](const QString& label, int w, int h) {
+        return QVariantMap{{QStringLiteral("label"), label},
+                           {QStringLiteral("width"), w},
+                           {QStringLiteral("height"), h}};
+    };
+    QVariantList list;
+    list << preset(tr("Model default (%1\u00d7%2)").arg(modelWidth()).arg(modelHeight()), 0, 0);
+    const bool xl = m_model.family == u"SDXL";
+    const QList<QSize> sizes =
+        xl ? QList<QSize>{{1024, 1024}, {1152, 896}, {896, 1152}, {1216, 832},
+                          {832, 1216}, {1344, 768}, {768, 1344}}
+           : QList<QSize>{{512, 512}, {768, 512}, {512, 768}, {640, 640}, {768, 768}};
+    for (const QSize& s : sizes) {
+        QString label = QStringLiteral("%1\u00d7%2").arg(s.width()).arg(s.height());
+        if (s.width() > s.height())
+            label += tr(" \u00b7 landscape");
+        else if (s.width() < s.height())
+            label += tr(" \u00b7 portrait");
+        list << preset(label, s.width(), s.height());
+    }
+    return list;
+}
+
+void ChatController::loadModel(const QString& pathOrUrl) {
+    const QString path = pathFromUrlOrPath(pathOrUrl);
+    if (path.isEmpty())
+        return;
+    if (!QFileInfo::exists(path)) {
+        m_modelError = tr("The model %1 does not exist.").arg(quoted(path));
+        notice(m_modelError);
+        m_settings->removeRecentModel(path);
+        if (!m_hasModel)
+            m_modelState = ModelState::Failed;
+        Q_EMIT modelChanged();
+        return;
+    }
+    m_loadingPath = path;
+    m_modelState = ModelState::Loading;
+    m_modelError.clear();
+    Q_EMIT modelChanged();
+    m_queue.setEngineReady(false);
+    updateQueuePositions();
+    Q_EMIT loadRequested(path);
+}
+
+void ChatController::scanForModels() { scanTask(); }
+
+QCoro::Task<> ChatController::scanTask() {
+    if (m_scanning)
+        co_return;
+    m_scanning = true;
+    Q_EMIT foundModelsChanged();
+    QPointer<ChatController> self(this);
+    const auto places = m_places;
+    const QList<FoundModel> found =
+        co_await QtConcurrent::run([places] { return ModelFinder::find(places); });
+    if (!self)
+        co_return;
+    m_foundModels.clear();
+    for (const FoundModel& model : found)
+        m_foundModels << model.toVariant();
+    m_scanning = false;
+    Q_EMIT foundModelsChanged();
+}
+
+// ---- the init image --------------------------------------------------------
+
+void ChatController::setInitImage(const DecodedImage& decoded) {
+    if (!decoded.ok()) {
+        notice(decoded.error);
+        return;
+    }
+    InitImage image;
+    image.image = decoded.image;
+    image.name = decoded.name;
+    image.format = decoded.format;
+    image.parameters = decoded.parameters;
+    image.sha256 = InitImageStore::pixelHash(decoded.image);
+    const QString old = m_initRef;
+    m_init = image;
+    m_initRef = m_store->put(std::move(image)); // held by this controller
+    if (!old.isEmpty())
+        m_store->release(old);
+    Q_EMIT initImageChanged();
+    if (!decoded.parameters.isEmpty() && a1111::parse(decoded.parameters))
+        m_messages.addNotice(tr("%1 carries the parameters it was made with.")
+                                 .arg(quoted(decoded.name)),
+                             QStringLiteral("useParameters"), decoded.parameters);
+}
+
+void ChatController::clearInitImage() {
+    if (m_initRef.isEmpty())
+        return;
+    m_store->release(m_initRef);
+    m_initRef.clear();
+    m_init = InitImage();
+    Q_EMIT initImageChanged();
+}
+
+QString ChatController::initImageSource() const {
+    return m_initRef.isEmpty() ? QString() : QStringLiteral("image://init/") + m_initRef;
+}
+
+QCoro::Task<> ChatController::decodeInitImage(std::function<DecodedImage()> decode) {
+    const quint64 ticket = ++m_decodeTicket;
+    ++m_decoding;
+    Q_EMIT decodingChanged();
+    QPointer<ChatController> self(this);
+    const DecodedImage decoded = co_await QtConcurrent::run(std::move(decode));
+    if (!self)
+        co_return;
+    --m_decoding;
+    Q_EMIT decodingChanged();
+    if (ticket == m_decodeTicket || !decoded.ok()) // a later drop wins
+        setInitImage(decoded);
+}
+
+QCoro::Task<> ChatController::downloadInitImage(QUrl url) {
+    if (!m_network)
+        m_network = new QNetworkAccessManager(this);
+    const quint64 ticket = ++m_decodeTicket;
+    ++m_decoding;
+    Q_EMIT decodingChanged();
+    QPointer<ChatController> self(this);
+    QNetworkRequest request(url);
+    request.setMaximumRedirectsAllowed(5);
+    request.setTransferTimeout(30'000);
+    QNetworkReply* reply = m_network->get(request);
+    co_await qCoro(reply, &QNetworkReply::finished);
+    reply->deleteLater();
+    if (!self)
+        co_return;
+    const QString name = url.fileName().isEmpty() ? url.host() : url.fileName();
+    DecodedImage decoded;
+    if (reply->error() != QNetworkReply::NoError) {
+        decoded.error = tr("The image at %1 could not be downloaded: %2.")
+                            .arg(url.toDisplayString(), reply->errorString());
+    } else {
+        const QByteArray data = reply->readAll();
+        decoded = co_await QtConcurrent::run(
+            [data, name] { return ImageDecoder::decodeData(data, name); });
+        if (!self)
+            co_return;
+    }
+    --m_decoding;
+    Q_EMIT decodingChanged();
+    if (ticket == m_decodeTicket || !decoded.ok())
+        setInitImage(decoded);
+}
+
+void ChatController::setInitImageFromUrl(const QUrl& url) {
+    if (url.isLocalFile()) {
+        const QString path = url.toLocalFile();
+        decodeInitImage([path] { return ImageDecoder::decodeFile(path); });
+    } else if (url.scheme() == u"http" || url.scheme() == u"https") {
+        downloadInitImage(url);
+    } else if (url.scheme() == u"data") {
+        setInitImageFromData(dataUrlBytes(url.toString()), tr("the dropped image"));
+    } else if (url.isRelative() && !url.isEmpty()) {
+        const QString path = url.toString();
+        decodeInitImage([path] { return ImageDecoder::decodeFile(path); });
+    } else {
+        notice(tr("%1 is not a file Daub can open.").arg(quoted(url.toDisplayString())));
+    }
+}
+
+void ChatController::setInitImageFromData(const QByteArray& data, const QString& name) {
+    decodeInitImage([data, name] { return ImageDecoder::decodeData(data, name); });
+}
+
+bool ChatController::dropImage(const QVariantMap& drop) {
+    // 1. Image data (a browser's or an image editor's drag).
+    const QVariantMap data = drop.value(QStringLiteral("data")).toMap();
+    for (const QString& type : kImageMimeTypes) {
+        const QByteArray bytes = data.value(type).toByteArray();
+        if (!bytes.isEmpty()) {
+            setInitImageFromData(bytes, tr("the dropped image"));
+            return true;
+        }
+    }
+    // 2. URLs: files first, then web addresses.
+    QList<QUrl> urls;
+    for (const QVariant& value : drop.value(QStringLiteral("urls")).toList())
+        urls << value.toUrl();
+    for (const QUrl& url : urls)
+        if (url.isLocalFile()) {
+            setInitImageFromUrl(url);
+            return true;
+        }
+    for (const QUrl& url : urls)
+        if (url.scheme() == u"http" || url.scheme() == u"https" || url.scheme() == u"data") {
+            setInitImageFromUrl(url);
+            return true;
+        }
+    // 3. HTML with an <img> (some browsers give only that).
+    static const QRegularExpression img(QStringLiteral(R"(<img[^>]+src\s*=\s*["']([^"']+)["'])"),
+                                        QRegularExpression::CaseInsensitiveOption);
+    const auto match = img.match(drop.value(QStringLiteral("html")).toString());
+    if (match.hasMatch()) {
+        setInitImageFromUrl(QUrl(match.captured(1)));
+        return true;
+    }
+    // 4. Text that is an address.
+    const QString text = drop.value(QStringLiteral("text")).toString().trimmed();
+    const QUrl textUrl(text);
+    if (!text.isEmpty() && !text.contains(u'\n') &&
+        (textUrl.isLocalFile() || textUrl.scheme().startsWith(u"http") ||
+         textUrl.scheme() == u"data")) {
+        setInitImageFromUrl(textUrl);
+        return true;
+    }
+    if (!urls.isEmpty()) {
+        setInitImageFromUrl(urls.first()); // says why it cannot be opened
+        return true;
+    }
+    notice(tr("That drop holds no image; drop a PNG, JPEG, WebP or BMP file."));
+    return false;
+}
+
+bool ChatController::clipboardHasImage() const {
+    const QMimeData* mime = QGuiApplication::clipboard()->mimeData();
+    if (!mime)
+        return false;
+    if (mime->hasImage())
+        return true;
+    for (const QString& type : kImageMimeTypes)
+        if (mime->hasFormat(type))
+            return true;
+    for (const QUrl& url : mime->urls())
+        if (url.isLocalFile())
+            return true;
+    return false;
+}
+
+bool ChatController::pasteImage() {
+    const QMimeData* mime = QGuiApplication::clipboard()->mimeData();
+    if (!mime)
+        return false;
+    for (const QString& type : kImageMimeTypes)
+        if (mime->hasFormat(type)) {
+            setInitImageFromData(mime->data(type), tr("the pasted image"));
+            return true;
+        }
+    if (mime->hasImage()) {
+        const QImage image = qvariant_cast<QImage>(mime->imageData());
+        const QString name = tr("the pasted image");
+        decodeInitImage([image, name] { return ImageDecoder::fromImage(image, name); });
+        return true;
+    }
+    for (const QUrl& url : mime->urls())
+        if (url.isLocalFile()) {
+            setInitImageFromUrl(url);
+            return true;
+        }
+    return false;
+}
+
+bool ChatController::applyParameters(const QString& text) {
+    const std::optional<GenerationParameters> p = a1111::parse(text);
+    if (!p) {
+        notice(tr("Those parameters could not be read."));
+        return false;
+    }
+    m_settings->setPrompt(p->prompt);
+    m_settings->setNegativePrompt(p->negativePrompt);
+    if (!p->negativePrompt.isEmpty())
+        m_settings->setNegativeExpanded(true);
+    if (p->steps > 0)
+        m_settings->setSteps(p->steps);
+    m_settings->setCfgScale(p->cfgScale);
+    if (p->seed >= 0) {
+        m_settings->setSeed(p->seed);
+        m_settings->setSeedLocked(true);
+    }
+    if (!p->sampler.isEmpty())
+        m_settings->setSampler(p->sampler);
+    if (p->width > 0 && p->height > 0) {
+        m_settings->setWidth(p->width / 8 * 8);
+        m_settings->setHeight(p->height / 8 * 8);
+    }
+    m_settings->setClipSkip(p->clipSkip);
+    if (p->denoisingStrength)
+        m_settings->setStrength(std::clamp(*p->denoisingStrength, 0.01, 1.0));
+    Q_EMIT promptSuggested(p->prompt, p->negativePrompt);
+    QString message = tr("Took the prompt and the settings (seed %1 locked).").arg(p->seed);
+    if (!p->model.isEmpty() && m_hasModel && p->model != m_model.name)
+        message += u' ' + tr("They were made with %1; %2 is loaded.")
+                              .arg(quoted(p->model), quoted(m_model.name));
+    notice(message);
+    return true;
+}
+
+// ---- a result's actions ----------------------------------------------------
+
+const JobSpec* ChatController::spec(qint64 jobId) const {
+    auto it = m_specs.constFind(jobId);
+    return it == m_specs.cend() ? nullptr : &*it;
+}
+
+const ChatController::Result* ChatController::result(qint64 jobId) const {
+    auto it = m_results.constFind(jobId);
+    return it == m_results.cend() ? nullptr : &*it;
+}
+
+QString ChatController::parametersOf(qint64 jobId) const {
+    const Result* r = result(jobId);
+    return r ? r->parameters : QString();
+}
+
+QString ChatController::saveResult(qint64 jobId) {
+    const Result* r = result(jobId);
+    if (!r)
+        return {};
+    const QDir folder(m_settings->saveFolder());
+    if (!folder.mkpath(QStringLiteral("."))) {
+        notice(tr("The folder %1 could not be created; choose another in the options.")
+                   .arg(quoted(folder.path())));
+        return {};
+    }
+    const QString stem = QStringLiteral("daub-%1-%2")
+                             .arg(QDateTime::currentDateTime().toString(
+                                      QStringLiteral("yyyyMMdd-HHmmss")))
+                             .arg(r->seed);
+    QString path = folder.filePath(stem + QStringLiteral(".png"));
+    for (int n = 2; QFileInfo::exists(path); ++n)
+        path = folder.filePath(QStringLiteral("%1-%2.png").arg(stem).arg(n));
+    if (!saveResultAs(jobId, QUrl::fromLocalFile(path)))
+        return {};
+    return path;
+}
+
+bool ChatController::saveResultAs(qint64 jobId, const QUrl& file) {
+    const Result* r = result(jobId);
+    if (!r)
+        return false;
+    const QString path = file.isLocalFile() ? file.toLocalFile() : file.toString();
+    QSaveFile out(path);
+    if (!out.open(QIODevice::WriteOnly) || out.write(r->png) != r->png.size() || !out.commit()) {
+        notice(tr("The image could not be saved to %1: %2.").arg(quoted(path), out.errorString()));
+        return false;
+    }
+    Q_EMIT resultSaved(jobId, path);
+    return true;
+}
+
+bool ChatController::copyResult(qint64 jobId) {
+    const Result* r = result(jobId);
+    if (!r)
+        return false;
+    auto* mime = new QMimeData;
+    mime->setImageData(QImage::fromData(r->png, "PNG"));
+    mime->setData(QStringLiteral("image/png"), r->png);
+    QGuiApplication::clipboard()->setMimeData(mime);
+    return true;
+}
+
+QUrl ChatController::exportForDrag(qint64 jobId) {
+    const Result* r = result(jobId);
+    if (!r)
+        return {};
+    const QDir folder(QDir::temp().filePath(
+        QStringLiteral("daub-%1").arg(QCoreApplication::applicationPid())));
+    folder.mkpath(QStringLiteral("."));
+    const QString path = folder.filePath(QStringLiteral("daub-%1-%2.png").arg(jobId).arg(r->seed));
+    if (!QFileInfo::exists(path)) {
+        QSaveFile out(path);
+        if (!out.open(QIODevice::WriteOnly) || out.write(r->png) != r->png.size() ||
+            !out.commit())
+            return {};
+    }
+    return QUrl::fromLocalFile(path);
+}
+
+void ChatController::useResultAsInit(qint64 jobId) {
+    const Result* r = result(jobId);
+    if (!r)
+        return;
+    const QByteArray png = r->png;
+    const QString name = tr("the image of seed %1").arg(r->seed);
+    decodeInitImage([png, name] {
+        DecodedImage decoded = ImageDecoder::decodeData(png, name);
+        decoded.parameters.clear(); // no "use its parameters" for our own image
+        return decoded;
+    });
+}
+
+qint64 ChatController::rerun(qint64 jobId) {
+    const JobSpec* original = spec(jobId);
+    if (!original)
+        return -1;
+    if (!m_hasModel && m_modelState != ModelState::Loading) {
+        notice(tr("No model is loaded yet; pick one in the options panel, then send again."));
+        return -1;
+    }
+    JobSpec again = *original;
+    again.modelName = m_hasModel ? m_model.name : again.modelName;
+    return enqueue(std::move(again), m_bank->image(QStringLiteral("thumb/%1").arg(jobId)));
+}
+
+} // namespace daub

@@ -1,0 +1,218 @@
+#include "messagemodel.h"
+
+namespace daub {
+
+QString formatDuration(double ms) {
+    if (ms < 1000)
+        return QStringLiteral("%1 ms").arg(qRound(ms));
+    if (ms < 60'000)
+        return QStringLiteral("%1 s").arg(ms / 1000.0, 0, 'f', 1);
+    const int seconds = qRound(ms / 1000.0);
+    return QStringLiteral("%1 min %2 s").arg(seconds / 60).arg(seconds % 60, 2, 10, QChar(u'0'));
+}
+
+MessageModel::MessageModel(QObject* parent) : QAbstractListModel(parent) {}
+
+int MessageModel::rowCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : int(m_rows.size());
+}
+
+QVariant MessageModel::data(const QModelIndex& index, int role) const {
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
+        return {};
+    const Message& m = m_rows[size_t(index.row())];
+    switch (role) {
+    case Qt::DisplayRole:
+    case TextRole: return m.text;
+    case KindRole: return int(m.kind);
+    case JobIdRole: return m.jobId;
+    case DetailsRole: return m.details;
+    case NegativePromptRole: return m.negativePrompt;
+    case InitImageSourceRole: return m.initImageSource;
+    case StatusRole: return int(m.status);
+    case StatusTextRole: return m.statusText;
+    case QueuePositionRole: return m.queuePosition;
+    case StepRole: return m.step;
+    case TotalStepsRole: return m.totalSteps;
+    case ElapsedMsRole: return m.elapsedMs;
+    case PreviewSourceRole: return m.previewSource;
+    case ImageSourceRole: return m.imageSource;
+    case ImageWidthRole: return m.imageWidth;
+    case ImageHeightRole: return m.imageHeight;
+    case SeedRole: return m.seed;
+    case FromCacheRole: return m.fromCache;
+    case ParametersRole: return m.parameters;
+    case ActionRole: return m.action;
+    case TimeRole: return m.time;
+    default: return {};
+    }
+}
+
+QHash<int, QByteArray> MessageModel::roleNames() const {
+    return {
+        {KindRole, "kind"},
+        {JobIdRole, "jobId"},
+        {TextRole, "text"},
+        {DetailsRole, "details"},
+        {NegativePromptRole, "negativePrompt"},
+        {InitImageSourceRole, "initImageSource"},
+        {StatusRole, "status"},
+        {StatusTextRole, "statusText"},
+        {QueuePositionRole, "queuePosition"},
+        {StepRole, "step"},
+        {TotalStepsRole, "totalSteps"},
+        {ElapsedMsRole, "elapsedMs"},
+        {PreviewSourceRole, "previewSource"},
+        {ImageSourceRole, "imageSource"},
+        {ImageWidthRole, "imageWidth"},
+        {ImageHeightRole, "imageHeight"},
+        {SeedRole, "seed"},
+        {FromCacheRole, "fromCache"},
+        {ParametersRole, "parameters"},
+        {ActionRole, "action"},
+        {TimeRole, "time"},
+    };
+}
+
+void MessageModel::append(Message message) {
+    message.time = QDateTime::currentDateTime();
+    const int row = int(m_rows.size());
+    beginInsertRows({}, row, row);
+    if (message.kind == Kind::Reply)
+        m_replyRow.insert(message.jobId, row);
+    m_rows.push_back(std::move(message));
+    endInsertRows();
+    Q_EMIT countChanged();
+}
+
+void MessageModel::addPrompt(qint64 jobId, const QString& prompt, const QString& negativePrompt,
+                             const QString& details, const QString& initImageSource) {
+    Message m;
+    m.kind = Kind::Prompt;
+    m.jobId = jobId;
+    m.text = prompt;
+    m.negativePrompt = negativePrompt;
+    m.details = details;
+    m.initImageSource = initImageSource;
+    append(std::move(m));
+}
+
+void MessageModel::addReply(qint64 jobId) {
+    Message m;
+    m.kind = Kind::Reply;
+    m.jobId = jobId;
+    m.status = Status::Queued;
+    m.statusText = tr("Queued");
+    append(std::move(m));
+}
+
+void MessageModel::addNotice(const QString& text, const QString& action,
+                             const QString& parameters) {
+    Message m;
+    m.kind = Kind::Notice;
+    m.text = text;
+    m.action = action;
+    m.parameters = parameters;
+    append(std::move(m));
+}
+
+template <typename Change> void MessageModel::updateReply(qint64 jobId, Change change) {
+    auto it = m_replyRow.constFind(jobId);
+    if (it == m_replyRow.cend())
+        return;
+    const int row = *it;
+    change(m_rows[size_t(row)]);
+    const QModelIndex index = this->index(row);
+    Q_EMIT dataChanged(index, index);
+}
+
+void MessageModel::setQueued(qint64 jobId, int position, int ahead, bool waitingForModel) {
+    updateReply(jobId, [&](Message& m) {
+        m.status = waitingForModel ? Status::WaitingForModel : Status::Queued;
+        m.queuePosition = position;
+        if (waitingForModel)
+            m.statusText = tr("Waiting for the model to load");
+        else if (ahead <= 0)
+            m.statusText = tr("Queued \u00b7 next");
+        else
+            m.statusText = tr("Queued \u00b7 %n ahead", nullptr, ahead);
+    });
+}
+
+void MessageModel::setRunning(qint64 jobId) {
+    updateReply(jobId, [&](Message& m) {
+        m.status = Status::Running;
+        m.queuePosition = 0;
+        m.statusText = tr("Starting");
+    });
+}
+
+void MessageModel::setProgress(qint64 jobId, int step, int total, double elapsedMs,
+                               const QString& previewSource) {
+    updateReply(jobId, [&](Message& m) {
+        m.status = Status::Running;
+        m.step = step;
+        m.totalSteps = total;
+        m.elapsedMs = elapsedMs;
+        if (!previewSource.isEmpty())
+            m.previewSource = previewSource;
+        m.statusText = tr("Step %1/%2 \u00b7 %3").arg(step).arg(total).arg(formatDuration(elapsedMs));
+    });
+}
+
+void MessageModel::setDone(qint64 jobId, const QString& imageSource, int width, int height,
+                           qint64 seed, double elapsedMs, bool fromCache,
+                           const QString& parameters) {
+    updateReply(jobId, [&](Message& m) {
+        m.status = Status::Done;
+        m.queuePosition = 0;
+        m.imageSource = imageSource;
+        m.imageWidth = width;
+        m.imageHeight = height;
+        m.seed = seed;
+        m.elapsedMs = elapsedMs;
+        m.fromCache = fromCache;
+        m.parameters = parameters;
+        m.previewSource.clear();
+        if (m.totalSteps > 0)
+            m.step = m.totalSteps;
+        m.statusText = fromCache ? tr("Done \u00b7 from cache \u00b7 seed %1").arg(seed)
+                                 : tr("Done in %1 \u00b7 seed %2")
+                                       .arg(formatDuration(elapsedMs))
+                                       .arg(seed);
+    });
+}
+
+void MessageModel::setFailed(qint64 jobId, const QString& message) {
+    updateReply(jobId, [&](Message& m) {
+        m.status = Status::Failed;
+        m.queuePosition = 0;
+        m.text = message;
+        m.previewSource.clear();
+        m.statusText = tr("Failed");
+    });
+}
+
+void MessageModel::setCancelled(qint64 jobId) {
+    updateReply(jobId, [&](Message& m) {
+        m.status = Status::Cancelled;
+        m.queuePosition = 0;
+        m.previewSource.clear();
+        m.statusText = tr("Cancelled");
+    });
+}
+
+const MessageModel::Message* MessageModel::reply(qint64 jobId) const {
+    auto it = m_replyRow.constFind(jobId);
+    return it == m_replyRow.cend() ? nullptr : &m_rows[size_t(*it)];
+}
+
+void MessageModel::clear() {
+    beginResetModel();
+    m_rows.clear();
+    m_replyRow.clear();
+    endResetModel();
+    Q_EMIT countChanged();
+}
+
+} // namespace daub

@@ -1,0 +1,24 @@
+// makePipelineBackend() for a build whose engine has no pipeline yet: the
+// window runs, and loading a model says why nothing can be generated.
+#include "enginebackend.h"
+
+#include "core/errors.h"
+
+namespace daub {
+namespace {
+
+class NoEngineBackend final : public EngineBackend {
+public:
+    ModelDescription load(const QString&) override {
+        throw ModelError("This build of Daub has no image engine, so it cannot load models.");
+    }
+    EngineOutput generate(const GenerationRequest&, const StepFn&, const CancelToken*) override {
+        throw ModelError("This build of Daub has no image engine.");
+    }
+};
+
+} // namespace
+
+std::unique_ptr<EngineBackend> makePipelineBackend() { return std::make_unique<NoEngineBackend>(); }
+
+} // namespace daub

@@ -1,0 +1,397 @@
+// ChatController with the real EngineWorker on its own thread and a fake
+// engine: send → queue → worker → finished message with a PNG; the result
+// cache; img2img and the init image's expiry; failure isolation; cancel;
+// bad input that leaves the prompt and the queue alone; a clean shutdown
+// during a step.
+#include "appsettings.h"
+#include "chatcontroller.h"
+#include "engineworker.h"
+#include "fakebackend.h"
+#include "imageproviders.h"
+#include "pngmetadata.h"
+#include "testsupport.h"
+
+#include <QElapsedTimer>
+#include <QImageWriter>
+#include <QSignalSpy>
+#include <QThread>
+#include <QtTest/QtTest>
+
+using namespace daub;
+using daub::test::FakeBackend;
+using daub::test::FakeLog;
+
+namespace {
+
+/// The controller and everything around it, as Application wires them.
+struct Rig {
+    QTemporaryDir dir;
+    std::shared_ptr<FakeLog> log = std::make_shared<FakeLog>();
+    AppSettings settings{daub::test::scratchSettings(dir)};
+    InitImageStore store;
+    ResultCache cache;
+    ImageBank bank;
+    ChatController controller{&settings, &store, &cache, &bank};
+    QThread thread;
+    EngineWorker* worker;
+    qint64 now = 1000;
+
+    Rig() {
+        store.setClock([this] { return now; });
+        auto shared = log;
+        worker = new EngineWorker([shared] { return std::make_unique<FakeBackend>(shared); });
+        worker->moveToThread(&thread);
+        controller.attachWorker(worker);
+        thread.start();
+        settings.setSaveFolder(dir.filePath(QStringLiteral("saved")));
+    }
+    ~Rig() { stop(); }
+    void stop() {
+        controller.queue()->cancelAll();
+        thread.quit();
+        thread.wait();
+        delete worker;
+        worker = nullptr;
+    }
+
+    bool loadModel(const QString& name = QStringLiteral("tiny-sd15")) {
+        const QString path = dir.filePath(name);
+        QDir().mkpath(path);
+        controller.loadModel(path);
+        return QTest::qWaitFor([&] {
+            return controller.modelState() != ChatController::ModelState::Loading;
+        });
+    }
+
+    const MessageModel::Message* reply(qint64 id) { return controller.messages()->reply(id); }
+
+    bool waitUntilEnded(qint64 id, int ms = 10000) {
+        return QTest::qWaitFor(
+            [&] {
+                const auto* r = reply(id);
+                return r && (r->status == MessageModel::Status::Done ||
+                             r->status == MessageModel::Status::Failed ||
+                             r->status == MessageModel::Status::Cancelled);
+            },
+            ms);
+    }
+
+    QString writeImage(const QString& name, const QImage& image) {
+        const QString path = dir.filePath(name);
+        QImageWriter writer(path);
+        writer.write(image);
+        return path;
+    }
+
+    int notices() {
+        int n = 0;
+        for (int row = 0; row < controller.messages()->count(); ++row)
+            n += controller.messages()->at(row).kind == MessageModel::Kind::Notice;
+        return n;
+    }
+    QString lastText() {
+        const int count = controller.messages()->count();
+        return count ? controller.messages()->at(count - 1).text : QString();
+    }
+};
+
+} // namespace
+
+class TestChatController : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void sendWithoutModelSaysSo() {
+        Rig rig;
+        QCOMPARE(rig.controller.send(QStringLiteral("a fox")), -1);
+        QCOMPARE(rig.notices(), 1);
+        QVERIFY(rig.lastText().contains(QStringLiteral("No model is loaded")));
+        QCOMPARE(rig.controller.queue()->waitingCount(), 0);
+        QVERIFY(!rig.controller.queue()->busy());
+    }
+
+    void loadsTheModelInTheBackground() {
+        Rig rig;
+        QSignalSpy changed(&rig.controller, &ChatController::modelChanged);
+        QVERIFY(rig.loadModel());
+        QCOMPARE(rig.controller.modelState(), ChatController::ModelState::Ready);
+        QCOMPARE(rig.controller.modelName(), QStringLiteral("tiny-sd15"));
+        QCOMPARE(rig.controller.modelWidth(), 64);
+        QVERIFY(!rig.controller.modelDevice().isEmpty());
+        QCOMPARE(rig.settings.modelPath(), rig.dir.filePath(QStringLiteral("tiny-sd15")));
+        QCOMPARE(rig.settings.recentModels().value(0), rig.settings.modelPath());
+        QVERIFY(changed.count() >= 2); // loading, then ready
+        QVERIFY(rig.controller.queue()->engineReady());
+    }
+
+    void badModelIsOneSentence() {
+        Rig rig;
+        rig.controller.loadModel(QStringLiteral("/nowhere/model.safetensors"));
+        QCOMPARE(rig.controller.modelState(), ChatController::ModelState::Failed);
+        QCOMPARE(rig.lastText(), QStringLiteral("The model \u2018/nowhere/model.safetensors\u2019 does not exist."));
+        QVERIFY(rig.loadModel(QStringLiteral("broken-model")));
+        QCOMPARE(rig.controller.modelState(), ChatController::ModelState::Failed);
+        QCOMPARE(rig.controller.modelError(),
+                 QStringLiteral("The model file is damaged: its header is not valid safetensors."));
+        QCOMPARE(rig.controller.send(QStringLiteral("x")), -1);
+    }
+
+    void txt2imgEndToEnd() {
+        Rig rig;
+        QVERIFY(rig.loadModel());
+        rig.settings.setSteps(5);
+        rig.settings.setCfgScale(6.5);
+        const qint64 id = rig.controller.send(QStringLiteral("a red fox"), QStringLiteral("blurry"));
+        QVERIFY(id > 0);
+        QCOMPARE(rig.controller.messages()->count(), 3); // notice, prompt, reply
+        QVERIFY(rig.waitUntilEnded(id));
+        const auto* reply = rig.reply(id);
+        QCOMPARE(reply->status, MessageModel::Status::Done);
+        QCOMPARE(reply->imageWidth, 64);
+        QCOMPARE(reply->totalSteps, 5);
+        QCOMPARE(reply->seed, rig.settings.seed()); // the random seed is shown in the options
+        QVERIFY(!reply->fromCache);
+
+        // The PNG decodes and carries A1111 parameters with what ran.
+        const QByteArray png = rig.bank.png(QStringLiteral("result/%1").arg(id));
+        QImage image;
+        QVERIFY(image.loadFromData(png, "PNG"));
+        QCOMPARE(image.size(), QSize(64, 64));
+        const auto p = a1111::parse(readPngText(png, QStringLiteral("parameters")));
+        QVERIFY(p);
+        QCOMPARE(p->prompt, QStringLiteral("a red fox"));
+        QCOMPARE(p->negativePrompt, QStringLiteral("blurry"));
+        QCOMPARE(p->steps, 5);
+        QCOMPARE(p->cfgScale, 6.5);
+        QCOMPARE(p->seed, reply->seed);
+        QCOMPARE(p->sampler, QStringLiteral("pndm"));
+        QCOMPARE(p->width, 64);
+        QCOMPARE(p->model, QStringLiteral("tiny-sd15"));
+        QVERIFY(!p->denoisingStrength);
+        QCOMPARE(rig.controller.parametersOf(id), readPngText(png, QStringLiteral("parameters")));
+
+        // Save writes that PNG into the save folder.
+        const QString saved = rig.controller.saveResult(id);
+        QVERIFY(saved.startsWith(rig.settings.saveFolder()));
+        QFile file(saved);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QCOMPARE(file.readAll(), png);
+        QVERIFY(rig.controller.exportForDrag(id).isLocalFile());
+    }
+
+    void sameInputsHitTheCache() {
+        Rig rig;
+        QVERIFY(rig.loadModel());
+        rig.settings.setSeed(1234);
+        rig.settings.setSeedLocked(true);
+        const qint64 first = rig.controller.send(QStringLiteral("a fox"));
+        QVERIFY(rig.waitUntilEnded(first));
+        const qint64 second = rig.controller.send(QStringLiteral("a fox"));
+        QVERIFY(rig.waitUntilEnded(second));
+        QCOMPARE(rig.log->generations.load(), 1);
+        QVERIFY(rig.reply(second)->fromCache);
+        QCOMPARE(rig.bank.png(QStringLiteral("result/%1").arg(second)),
+                 rig.bank.png(QStringLiteral("result/%1").arg(first)));
+        // Any change misses.
+        rig.settings.setSteps(rig.settings.steps() + 1);
+        const qint64 third = rig.controller.send(QStringLiteral("a fox"));
+        QVERIFY(rig.waitUntilEnded(third));
+        QCOMPARE(rig.log->generations.load(), 2);
+        // Re-run uses the same seed (and so the cache).
+        const qint64 again = rig.controller.rerun(first);
+        QVERIFY(rig.waitUntilEnded(again));
+        QVERIFY(rig.reply(again)->fromCache);
+        QCOMPARE(rig.reply(again)->seed, 1234);
+    }
+
+    void randomSeedPerJobUnlessLocked() {
+        Rig rig;
+        QVERIFY(rig.loadModel());
+        const qint64 a = rig.controller.send(QStringLiteral("x"));
+        const qint64 b = rig.controller.send(QStringLiteral("x"));
+        QVERIFY(rig.waitUntilEnded(b));
+        QVERIFY(rig.reply(a)->seed != rig.reply(b)->seed);
+        QCOMPARE(rig.log->generations.load(), 2);
+    }
+
+    void img2imgAndTheInitImage() {
+        Rig rig;
+        QVERIFY(rig.loadModel());
+        rig.settings.setStrength(0.6);
+        rig.settings.setSteps(10);
+        QSignalSpy initChanged(&rig.controller, &ChatController::initImageChanged);
+        rig.controller.setInitImageFromUrl(
+            QUrl::fromLocalFile(daub::test::fixture(QStringLiteral("golden/init_64x64.png"))));
+        QVERIFY(initChanged.wait());
+        QVERIFY(rig.controller.hasInitImage());
+        QCOMPARE(rig.controller.initImageWidth(), 64);
+        QVERIFY(rig.controller.initImageSource().startsWith(QStringLiteral("image://init/")));
+        QCOMPARE(rig.controller.stepsToRun(10, 0.6), 6);
+
+        const qint64 id = rig.controller.send(QStringLiteral("a fox"));
+        QVERIFY(rig.waitUntilEnded(id));
+        QCOMPARE(rig.reply(id)->status, MessageModel::Status::Done);
+        QCOMPARE(rig.reply(id)->totalSteps, 6);
+        QCOMPARE(rig.log->initSizes.value(0), QSize(64, 64));
+        QCOMPARE(rig.log->strengths.value(0), 0.6f);
+        const auto p = a1111::parse(rig.controller.parametersOf(id));
+        QVERIFY(p && p->denoisingStrength);
+        QCOMPARE(*p->denoisingStrength, 0.6);
+        // The prompt row shows a thumbnail that outlives the reference.
+        QVERIFY(!rig.bank.image(QStringLiteral("thumb/%1").arg(id)).isNull());
+
+        // Another image with the same settings never hits the cache.
+        rig.settings.setSeed(rig.reply(id)->seed);
+        rig.settings.setSeedLocked(true);
+        rig.controller.setInitImageFromUrl(QUrl::fromLocalFile(
+            rig.writeImage(QStringLiteral("other.png"), daub::test::testImage(64, 64, 40))));
+        QVERIFY(initChanged.wait());
+        const qint64 other = rig.controller.send(QStringLiteral("a fox"));
+        QVERIFY(rig.waitUntilEnded(other));
+        QVERIFY(!rig.reply(other)->fromCache);
+        QCOMPARE(rig.log->generations.load(), 2);
+    }
+
+    void expiredInitImageFailsTheJob() {
+        Rig rig;
+        QVERIFY(rig.loadModel());
+        QSignalSpy initChanged(&rig.controller, &ChatController::initImageChanged);
+        rig.controller.setInitImageFromUrl(
+            QUrl::fromLocalFile(daub::test::fixture(QStringLiteral("golden/init_64x64.png"))));
+        QVERIFY(initChanged.wait());
+        const qint64 first = rig.controller.send(QStringLiteral("a fox"));
+        QVERIFY(rig.waitUntilEnded(first));
+        rig.controller.clearInitImage(); // the UI lets go of it
+        rig.now += InitImageStore::kDefaultTtlMs + 1;
+        const qint64 again = rig.controller.rerun(first);
+        QVERIFY(rig.waitUntilEnded(again));
+        QCOMPARE(rig.reply(again)->status, MessageModel::Status::Failed);
+        QCOMPARE(rig.reply(again)->text, QStringLiteral("The init image expired \u2014 drop it again."));
+        // The queue goes on.
+        const qint64 next = rig.controller.send(QStringLiteral("a fox"));
+        QVERIFY(rig.waitUntilEnded(next));
+        QCOMPARE(rig.reply(next)->status, MessageModel::Status::Done);
+    }
+
+    void failureIsolation() {
+        Rig rig;
+        QVERIFY(rig.loadModel());
+        const qint64 a = rig.controller.send(QStringLiteral("first"));
+        const qint64 b = rig.controller.send(QStringLiteral("fail"));
+        const qint64 c = rig.controller.send(QStringLiteral("third"));
+        QVERIFY(rig.waitUntilEnded(c));
+        QCOMPARE(rig.reply(a)->status, MessageModel::Status::Done);
+        QCOMPARE(rig.reply(b)->status, MessageModel::Status::Failed);
+        QCOMPARE(rig.reply(b)->text, QStringLiteral("The prompt asked the fake engine to fail."));
+        QCOMPARE(rig.reply(c)->status, MessageModel::Status::Done);
+        QCOMPARE(rig.log->prompts,
+                 (QStringList{QStringLiteral("first"), QStringLiteral("fail"), QStringLiteral("third")}));
+    }
+
+    void cancelRunningAndQueued() {
+        Rig rig;
+        QVERIFY(rig.loadModel());
+        rig.log->stepDelayMs = 30;
+        rig.settings.setSteps(50);
+        const qint64 a = rig.controller.send(QStringLiteral("long"));
+        const qint64 b = rig.controller.send(QStringLiteral("queued"));
+        const qint64 c = rig.controller.send(QStringLiteral("last"));
+        QVERIFY(QTest::qWaitFor([&] { return rig.reply(a)->step >= 2; }));
+        QCOMPARE(rig.reply(b)->queuePosition, 1);
+        QCOMPARE(rig.reply(c)->queuePosition, 2);
+        QVERIFY(!rig.reply(a)->previewSource.isEmpty());
+        QVERIFY(rig.controller.cancel(b));
+        QCOMPARE(rig.reply(b)->status, MessageModel::Status::Cancelled);
+        QVERIFY(rig.controller.cancel(a));
+        QVERIFY(rig.waitUntilEnded(a));
+        QCOMPARE(rig.reply(a)->status, MessageModel::Status::Cancelled);
+        QVERIFY(rig.reply(a)->step < 50);
+        rig.log->stepDelayMs = 0;
+        QVERIFY(rig.waitUntilEnded(c));
+        QCOMPARE(rig.reply(c)->status, MessageModel::Status::Done);
+        QCOMPARE(rig.log->prompts, (QStringList{QStringLiteral("long"), QStringLiteral("last")}));
+    }
+
+    void badInputLeavesEverythingAlone() {
+        Rig rig;
+        QVERIFY(rig.loadModel());
+        rig.settings.setPrompt(QStringLiteral("keep me"));
+        const QString text = rig.dir.filePath(QStringLiteral("notes.txt"));
+        {
+            QFile f(text);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("not an image");
+        }
+        const int before = rig.notices();
+        QVERIFY(rig.controller.dropImage({{QStringLiteral("urls"), QVariantList{QUrl::fromLocalFile(text)}}}));
+        QVERIFY(QTest::qWaitFor([&] { return rig.notices() == before + 1; }));
+        QCOMPARE(rig.lastText(), QStringLiteral("\u2018notes.txt\u2019 is not an image Daub can read; "
+                                                "use a PNG, JPEG, WebP or BMP file."));
+        QVERIFY(!rig.controller.hasInitImage());
+        QCOMPARE(rig.settings.prompt(), QStringLiteral("keep me"));
+        QCOMPARE(rig.controller.queue()->waitingCount(), 0);
+
+        // A drop with nothing in it.
+        QVERIFY(!rig.controller.dropImage({{QStringLiteral("text"), QStringLiteral("hello")}}));
+        QCOMPARE(rig.notices(), before + 2);
+
+        // A good image keeps working afterwards; a bad one does not replace it.
+        QSignalSpy initChanged(&rig.controller, &ChatController::initImageChanged);
+        QFile png(daub::test::fixture(QStringLiteral("golden/init_64x64.png")));
+        QVERIFY(png.open(QIODevice::ReadOnly));
+        QVERIFY(rig.controller.dropImage(
+            {{QStringLiteral("data"), QVariantMap{{QStringLiteral("image/png"), png.readAll()}}}}));
+        QVERIFY(initChanged.wait());
+        const QString ref = rig.controller.initImageRef();
+        rig.controller.setInitImageFromData(QByteArray("\x89PNG\r\n\x1a\n", 8), QStringLiteral("cut.png"));
+        QVERIFY(QTest::qWaitFor([&] { return rig.notices() == before + 3; }));
+        QCOMPARE(rig.controller.initImageRef(), ref);
+    }
+
+    void pngParametersAreOffered() {
+        Rig rig;
+        QVERIFY(rig.loadModel());
+        GenerationParameters p;
+        p.prompt = QStringLiteral("a castle");
+        p.negativePrompt = QStringLiteral("fog");
+        p.steps = 12;
+        p.sampler = QStringLiteral("euler_a");
+        p.cfgScale = 5;
+        p.seed = 777;
+        p.width = 64;
+        p.height = 96;
+        p.denoisingStrength = 0.4;
+        const QByteArray png =
+            encodePng(daub::test::testImage(16, 16), {{"parameters", a1111::format(p)}});
+        QSignalSpy initChanged(&rig.controller, &ChatController::initImageChanged);
+        rig.controller.setInitImageFromData(png, QStringLiteral("castle.png"));
+        QVERIFY(initChanged.wait());
+        const auto& notice = rig.controller.messages()->at(rig.controller.messages()->count() - 1);
+        QCOMPARE(notice.action, QStringLiteral("useParameters"));
+        QVERIFY(rig.controller.applyParameters(notice.parameters));
+        QCOMPARE(rig.settings.prompt(), QStringLiteral("a castle"));
+        QCOMPARE(rig.settings.negativePrompt(), QStringLiteral("fog"));
+        QCOMPARE(rig.settings.steps(), 12);
+        QCOMPARE(rig.settings.sampler(), QStringLiteral("euler_a"));
+        QCOMPARE(rig.settings.seed(), 777);
+        QVERIFY(rig.settings.seedLocked());
+        QCOMPARE(rig.settings.height(), 96);
+        QCOMPARE(rig.settings.strength(), 0.4);
+    }
+
+    void shutdownDuringAStepIsQuick() {
+        Rig rig;
+        QVERIFY(rig.loadModel());
+        rig.log->stepDelayMs = 100;
+        rig.settings.setSteps(100);
+        const qint64 id = rig.controller.send(QStringLiteral("slow"));
+        QVERIFY(QTest::qWaitFor([&] { return rig.log->inStep.load(); }));
+        QVERIFY(rig.reply(id)->status != MessageModel::Status::Done);
+        QElapsedTimer timer;
+        timer.start();
+        rig.stop(); // what closing the window does
+        QVERIFY2(timer.elapsed() < 2000, qPrintable(QString::number(timer.elapsed())));
+    }
+};
+
+QTEST_MAIN(TestChatController)
+#include "test_chatcontroller.moc"

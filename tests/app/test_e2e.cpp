@@ -1,0 +1,162 @@
+// End to end: the real window (Application, as main.cpp builds it) with
+// the real engine and the tiny SD 1.5 fixture. Drops golden/init_64x64.png
+// on the chat as a file drop, sets the strength to 0.6 with the keyboard,
+// types a prompt, sends with Ctrl+Enter, waits for the finished message,
+// and checks the PNG: it decodes, has the A1111 parameters and the right
+// size. Screenshots of the window go to <build>/artifacts/.
+#include "appsettings.h"
+#include "application.h"
+#include "chatcontroller.h"
+#include "imageproviders.h"
+#include "pngmetadata.h"
+#include "testsupport.h"
+
+#include <QDir>
+#include <QGuiApplication>
+#include <QMimeData>
+#include <QQmlApplicationEngine>
+#include <QQuickItem>
+#include <QQuickWindow>
+#include <QStandardPaths>
+#include <QtQml/qqmlextensionplugin.h>
+#include <QtTest/QtTest>
+
+Q_IMPORT_QML_PLUGIN(Daub_AppPlugin)
+Q_IMPORT_QML_PLUGIN(Daub_UiPlugin)
+
+using namespace daub;
+
+class TestEndToEnd : public QObject {
+    Q_OBJECT
+private:
+    QTemporaryDir m_dir;
+    std::unique_ptr<Application> m_app;
+
+    QQuickItem* item(const char* name) {
+        return m_app->window()->contentItem()->findChild<QQuickItem*>(QString::fromLatin1(name));
+    }
+    void saveScreenshot(const QString& name) {
+        QDir().mkpath(QStringLiteral(DAUB_ARTIFACTS_DIR));
+        const QImage shot = m_app->window()->grabWindow();
+        QVERIFY(!shot.isNull());
+        const QString path = QStringLiteral(DAUB_ARTIFACTS_DIR "/") + name;
+        QVERIFY(shot.save(path));
+        qInfo("screenshot: %s", qPrintable(path));
+    }
+    void dropFile(const QString& path) {
+        QQuickItem* zone = item("chatDropzone");
+        QVERIFY(zone);
+        const QPoint at = zone->mapToScene(QPointF(zone->width() / 2, zone->height() / 3)).toPoint();
+        QMimeData mime;
+        mime.setUrls({QUrl::fromLocalFile(path)});
+        QDragEnterEvent enter(at, Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(m_app->window(), &enter);
+        QDragMoveEvent move(at, Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(m_app->window(), &move);
+        QTRY_VERIFY(zone->property("hovering").toBool());
+        QDropEvent drop(at, Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(m_app->window(), &drop);
+    }
+
+private Q_SLOTS:
+    void initTestCase() {
+        QVERIFY2(QFileInfo::exists(test::fixture(QStringLiteral("README.md"))),
+                 "fixtures folder missing: set DAUB_FIXTURES");
+        QStandardPaths::setTestModeEnabled(true);
+        Application::setApplicationIdentity();
+        m_app = std::make_unique<Application>(test::scratchSettings(m_dir));
+        m_app->settings()->setSaveFolder(m_dir.filePath(QStringLiteral("Pictures/Daub")));
+        m_app->settings()->setSteps(10);
+        m_app->settings()->setWidth(64);
+        m_app->settings()->setHeight(64);
+        m_app->setEngineFactory(&makePipelineBackend);
+        QVERIFY(m_app->start(test::fixture(QStringLiteral("tiny-sd15"))));
+        QVERIFY(m_app->window());
+        m_app->window()->resize(1180, 780);
+        QVERIFY(QTest::qWaitForWindowExposed(m_app->window()));
+    }
+
+    void loadsTheTinyModel() {
+        ChatController* chat = m_app->controller();
+        QTRY_VERIFY_WITH_TIMEOUT(chat->modelState() != ChatController::ModelState::Loading, 120000);
+        QVERIFY2(chat->modelState() == ChatController::ModelState::Ready,
+                 qPrintable(chat->modelError()));
+        QCOMPARE(chat->modelFamily(), QStringLiteral("SD 1.5"));
+        QVERIFY(!item("welcomePanel")->isVisible());
+    }
+
+    void dropsTheInitImage() {
+        dropFile(test::fixture(QStringLiteral("golden/init_64x64.png")));
+        QTRY_VERIFY_WITH_TIMEOUT(m_app->controller()->hasInitImage(), 10000);
+        QCOMPARE(m_app->controller()->initImageWidth(), 64);
+        QCOMPARE(m_app->controller()->initImageName(), QStringLiteral("init_64x64.png"));
+    }
+
+    void setsTheStrength() {
+        QQuickItem* slider = item("strengthSlider");
+        QVERIFY(slider);
+        QTRY_VERIFY(slider->isVisible());
+        QCOMPARE(slider->property("value").toDouble(), 0.75);
+        QMetaObject::invokeMethod(slider, "forceActiveFocus");
+        for (int i = 0; i < 15; ++i)
+            QTest::keyClick(m_app->window(), Qt::Key_Left);
+        QCOMPARE(qRound(m_app->settings()->strength() * 100), 60);
+    }
+
+    void sendsAndFinishes() {
+        QQuickItem* prompt = item("promptArea");
+        QVERIFY(prompt);
+        QMetaObject::invokeMethod(prompt, "forceActiveFocus");
+        QTest::keyClicks(m_app->window(), QStringLiteral("a red fox in the snow"));
+        QCOMPARE(m_app->settings()->prompt(), QStringLiteral("a red fox in the snow"));
+        QTest::keyClick(m_app->window(), Qt::Key_Return, Qt::ControlModifier);
+
+        MessageModel* messages = m_app->controller()->messages();
+        const MessageModel::Message* reply = nullptr;
+        QTRY_VERIFY_WITH_TIMEOUT((reply = messages->reply(1)) != nullptr, 5000);
+        QTRY_VERIFY_WITH_TIMEOUT(reply->status == MessageModel::Status::Done ||
+                                     reply->status == MessageModel::Status::Failed,
+                                 120000);
+        QVERIFY2(reply->status == MessageModel::Status::Done, qPrintable(reply->text));
+        QCOMPARE(reply->totalSteps, 6); // int(10 × 0.6)
+        QCOMPARE(m_app->settings()->prompt(), QStringLiteral("a red fox in the snow")); // kept
+
+        // The PNG, as Save writes it.
+        const QString path = m_app->controller()->saveResult(1);
+        QVERIFY(!path.isEmpty());
+        QImageReader reader(path);
+        QCOMPARE(reader.format(), QByteArray("png"));
+        const QImage image = reader.read();
+        QVERIFY2(!image.isNull(), qPrintable(reader.errorString()));
+        QCOMPARE(image.size(), QSize(64, 64));
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QString text = readPngText(file.readAll(), QStringLiteral("parameters"));
+        const auto p = a1111::parse(text);
+        QVERIFY2(p, qPrintable(text));
+        QCOMPARE(p->prompt, QStringLiteral("a red fox in the snow"));
+        QCOMPARE(p->steps, 10);
+        QCOMPARE(p->width, 64);
+        QCOMPARE(p->height, 64);
+        QCOMPARE(p->seed, reply->seed);
+        QVERIFY(p->denoisingStrength);
+        QCOMPARE(*p->denoisingStrength, 0.6);
+        QCOMPARE(p->model, m_app->controller()->modelName());
+        QVERIFY(!p->sampler.isEmpty());
+
+        QTest::qWait(300); // let the image appear
+        saveScreenshot(QStringLiteral("e2e_window.png"));
+    }
+
+    void darkTheme() {
+        m_app->settings()->setTheme(QStringLiteral("dark"));
+        QTest::qWait(300);
+        saveScreenshot(QStringLiteral("e2e_window_dark.png"));
+        m_app->settings()->setTheme(QStringLiteral("light"));
+    }
+
+    void cleanupTestCase() { m_app.reset(); }
+};
+
+QTEST_MAIN(TestEndToEnd)
+#include "test_e2e.moc"

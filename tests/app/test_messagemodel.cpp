@@ -1,0 +1,95 @@
+// MessageModel: rows and roles, a reply's life (queued, running, done,
+// failed, cancelled), under QAbstractItemModelTester from the start.
+#include "messagemodel.h"
+
+#include <QAbstractItemModelTester>
+#include <QSignalSpy>
+#include <QtTest/QtTest>
+
+using daub::MessageModel;
+
+class TestMessageModel : public QObject {
+    Q_OBJECT
+private:
+    static QVariant role(const MessageModel& m, int row, MessageModel::Role r) {
+        return m.data(m.index(row), r);
+    }
+
+private Q_SLOTS:
+    void conversation() {
+        MessageModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+
+        model.addPrompt(7, QStringLiteral("a fox"), QStringLiteral("blurry"),
+                        QStringLiteral("64×64 · 20 steps"), QStringLiteral("image://daub/thumb/7"));
+        model.addReply(7);
+        QCOMPARE(model.count(), 2);
+        QCOMPARE(role(model, 0, MessageModel::KindRole).toInt(), int(MessageModel::Kind::Prompt));
+        QCOMPARE(role(model, 0, MessageModel::TextRole).toString(), QStringLiteral("a fox"));
+        QCOMPARE(role(model, 0, MessageModel::InitImageSourceRole).toString(),
+                 QStringLiteral("image://daub/thumb/7"));
+        QCOMPARE(role(model, 1, MessageModel::KindRole).toInt(), int(MessageModel::Kind::Reply));
+        QCOMPARE(role(model, 1, MessageModel::StatusRole).toInt(), int(MessageModel::Status::Queued));
+
+        model.setQueued(7, 2, 1, false);
+        QCOMPARE(role(model, 1, MessageModel::QueuePositionRole).toInt(), 2);
+        QCOMPARE(role(model, 1, MessageModel::StatusTextRole).toString(),
+                 QStringLiteral("Queued \u00b7 1 ahead"));
+
+        model.setProgress(7, 3, 10, 1234, QStringLiteral("image://daub/preview/7/3"));
+        QCOMPARE(role(model, 1, MessageModel::StatusRole).toInt(), int(MessageModel::Status::Running));
+        QCOMPARE(role(model, 1, MessageModel::StatusTextRole).toString(),
+                 QStringLiteral("Step 3/10 \u00b7 1.2 s"));
+        QCOMPARE(role(model, 1, MessageModel::PreviewSourceRole).toString(),
+                 QStringLiteral("image://daub/preview/7/3"));
+
+        model.setDone(7, QStringLiteral("image://daub/result/7"), 64, 64, 42, 2500, false,
+                      QStringLiteral("params"));
+        QCOMPARE(role(model, 1, MessageModel::StatusRole).toInt(), int(MessageModel::Status::Done));
+        QCOMPARE(role(model, 1, MessageModel::ImageSourceRole).toString(),
+                 QStringLiteral("image://daub/result/7"));
+        QCOMPARE(role(model, 1, MessageModel::SeedRole).toLongLong(), 42);
+        QCOMPARE(role(model, 1, MessageModel::StepRole).toInt(), 10);
+        QVERIFY(role(model, 1, MessageModel::PreviewSourceRole).toString().isEmpty());
+        QVERIFY(changed.count() >= 3);
+        for (const auto& args : changed)
+            QCOMPARE(args.at(0).value<QModelIndex>().row(), 1); // only the reply changed
+    }
+
+    void failureAndCancel() {
+        MessageModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.addReply(1);
+        model.addReply(2);
+        model.setFailed(1, QStringLiteral("The init image expired \u2014 drop it again."));
+        model.setCancelled(2);
+        QCOMPARE(model.reply(1)->status, MessageModel::Status::Failed);
+        QCOMPARE(model.reply(1)->text, QStringLiteral("The init image expired \u2014 drop it again."));
+        QCOMPARE(model.reply(2)->status, MessageModel::Status::Cancelled);
+        model.setDone(99, {}, 0, 0, 0, 0, false, {}); // unknown job: nothing happens
+        QCOMPARE(model.count(), 2);
+    }
+
+    void notices() {
+        MessageModel model;
+        model.addNotice(QStringLiteral("‘x.png’ carries the parameters it was made with."),
+                        QStringLiteral("useParameters"), QStringLiteral("a\nSteps: 1"));
+        QCOMPARE(role(model, 0, MessageModel::KindRole).toInt(), int(MessageModel::Kind::Notice));
+        QCOMPARE(role(model, 0, MessageModel::ActionRole).toString(), QStringLiteral("useParameters"));
+        QCOMPARE(role(model, 0, MessageModel::JobIdRole).toLongLong(), -1);
+        const auto names = model.roleNames();
+        QCOMPARE(names.value(MessageModel::PreviewSourceRole), QByteArray("previewSource"));
+        model.clear();
+        QCOMPARE(model.count(), 0);
+    }
+
+    void durations() {
+        QCOMPARE(daub::formatDuration(850), QStringLiteral("850 ms"));
+        QCOMPARE(daub::formatDuration(1234), QStringLiteral("1.2 s"));
+        QCOMPARE(daub::formatDuration(125'000), QStringLiteral("2 min 05 s"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestMessageModel)
+#include "test_messagemodel.moc"

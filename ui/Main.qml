@@ -1,0 +1,286 @@
+// Daub's window: the chat (messages over the composer, the whole of it a
+// drop zone) on the left, the options on the right, the welcome panel
+// until a model is loaded. Presentation only: it binds to ChatController
+// and AppSettings and calls their invokables.
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import QtQuick.Dialogs
+import Daub.App
+
+ApplicationWindow {
+    id: window
+    objectName: "mainWindow"
+    width: 1180
+    height: 780
+    minimumWidth: 760
+    minimumHeight: 520
+    visible: true
+    title: ChatController.modelName !== "" ? "Daub \u2014 " + ChatController.modelName : "Daub"
+    color: Theme.window
+
+    Binding { target: Theme; property: "dark"; value: AppSettings.dark }
+
+    palette.window: Theme.window
+    palette.windowText: Theme.text
+    palette.base: Theme.base
+    palette.alternateBase: Theme.sunken
+    palette.text: Theme.text
+    palette.button: Theme.button
+    palette.buttonText: Theme.text
+    palette.brightText: Theme.accentText
+    palette.highlight: Theme.accent
+    palette.highlightedText: Theme.accentText
+    palette.placeholderText: Theme.faintText
+    palette.toolTipBase: Theme.raised
+    palette.toolTipText: Theme.text
+    palette.light: Theme.dark ? "#45474f" : "#ffffff"
+    palette.midlight: Theme.dark ? "#3a3c42" : "#e8e8ee"
+    palette.mid: Theme.dark ? "#2c2e33" : "#c9c9d2"
+    palette.dark: Theme.dark ? "#16171a" : "#a0a0aa"
+    palette.shadow: Theme.dark ? "#000000" : "#70707a"
+
+    readonly property bool hasModel: ChatController.modelState === ChatController.Ready
+    property bool optionsVisible: true
+
+    /// Writes a result to a temporary file for dragging it out.
+    function exportForDrag(jobId) { return ChatController.exportForDrag(jobId) }
+
+    // Ctrl+V anywhere but in a text field (the composer handles its own).
+    Shortcut {
+        sequences: [StandardKey.Paste]
+        onActivated: ChatController.pasteImage()
+    }
+
+    RowLayout {
+        anchors.fill: parent
+        spacing: 0
+
+        ChatDropzone {
+            id: dropzone
+            objectName: "chatDropzone"
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            onImageDropped: (drop) => ChatController.dropImage(drop)
+
+            ColumnLayout {
+                anchors.fill: parent
+                spacing: 0
+
+                // Header: what is loaded, and the panel toggle.
+                Rectangle {
+                    Layout.fillWidth: true
+                    Layout.preferredHeight: 48
+                    color: Theme.panel
+                    Rectangle { anchors.bottom: parent.bottom; width: parent.width; height: 1; color: Theme.border }
+                    RowLayout {
+                        anchors.fill: parent
+                        anchors.leftMargin: 16
+                        anchors.rightMargin: 8
+                        spacing: 10
+                        Image { source: "qrc:/daub/icons/daub.svg"; sourceSize: Qt.size(24, 24) }
+                        Label { text: "Daub"; font.pixelSize: 17; font.weight: Font.DemiBold; color: Theme.text }
+                        Rectangle {
+                            visible: ChatController.modelState !== ChatController.NoModel
+                            Layout.leftMargin: 6
+                            implicitWidth: chip.implicitWidth + 20
+                            implicitHeight: 26
+                            radius: 13
+                            color: Theme.sunken
+                            RowLayout {
+                                id: chip
+                                anchors.centerIn: parent
+                                spacing: 6
+                                Rectangle {
+                                    width: 8; height: 8; radius: 4
+                                    color: ChatController.modelState === ChatController.Ready ? Theme.success
+                                         : ChatController.modelState === ChatController.Failed ? Theme.danger : Theme.accent
+                                }
+                                Label {
+                                    objectName: "modelChip"
+                                    text: ChatController.modelState === ChatController.Loading ? qsTr("Loading %1\u2026").arg(ChatController.modelPath.split("/").pop())
+                                        : ChatController.modelState === ChatController.Ready ? ChatController.modelName + " \u00b7 " + ChatController.modelFamily
+                                        : qsTr("No model")
+                                    color: Theme.mutedText
+                                    font.pointSize: Qt.application.font.pointSize * Theme.smallFont
+                                }
+                            }
+                        }
+                        Item { Layout.fillWidth: true }
+                        Label {
+                            visible: ChatController.queue.busy || ChatController.queue.waitingCount > 0
+                            text: ChatController.queue.waitingCount > 0
+                                  ? qsTr("%n waiting", "", ChatController.queue.waitingCount) : qsTr("Working")
+                            color: Theme.mutedText
+                            font.pointSize: Qt.application.font.pointSize * Theme.smallFont
+                        }
+                        ToolButton {
+                            icon.source: Theme.dark ? "qrc:/daub/icons/sun.svg" : "qrc:/daub/icons/moon.svg"
+                            icon.color: Theme.mutedText
+                            onClicked: AppSettings.theme = Theme.dark ? "light" : "dark"
+                            ToolTip.visible: hovered
+                            ToolTip.text: Theme.dark ? qsTr("Light theme") : qsTr("Dark theme")
+                        }
+                        ToolButton {
+                            icon.source: "qrc:/daub/icons/sliders.svg"
+                            icon.color: window.optionsVisible ? Theme.accent : Theme.mutedText
+                            checkable: true
+                            checked: window.optionsVisible
+                            onToggled: window.optionsVisible = checked
+                            ToolTip.visible: hovered
+                            ToolTip.text: qsTr("Options")
+                        }
+                    }
+                }
+
+                Item {
+                    Layout.fillWidth: true
+                    Layout.fillHeight: true
+
+                    ChatView {
+                        id: chatView
+                        objectName: "chatView"
+                        anchors.fill: parent
+                        model: ChatController.messages
+                        exportForDrag: window.exportForDrag
+                        onCancelRequested: (id) => ChatController.cancel(id)
+                        onSaveRequested: (id) => {
+                            const path = ChatController.saveResult(id)
+                            if (path !== "")
+                                toast.show(qsTr("Saved to %1").arg(path))
+                        }
+                        onCopyRequested: (id) => { if (ChatController.copyResult(id)) toast.show(qsTr("Image copied")) }
+                        onUseAsInitRequested: (id) => ChatController.useResultAsInit(id)
+                        onRerunRequested: (id) => ChatController.rerun(id)
+                        onParametersRequested: (id) => {
+                            parametersDialog.parameters = ChatController.parametersOf(id)
+                            parametersDialog.open()
+                        }
+                        onUseParameters: (p) => ChatController.applyParameters(p)
+                    }
+
+                    // An empty chat with a model: a hint.
+                    Column {
+                        anchors.centerIn: parent
+                        visible: chatView.count === 0 && window.hasModel
+                        spacing: 8
+                        Label {
+                            anchors.horizontalCenter: parent.horizontalCenter
+                            text: qsTr("What should Daub paint?")
+                            font.pixelSize: 20
+                            color: Theme.mutedText
+                        }
+                        Label {
+                            anchors.horizontalCenter: parent.horizontalCenter
+                            text: qsTr("Write a prompt below. Drop or paste an image to start from it.")
+                            color: Theme.faintText
+                        }
+                    }
+
+                    WelcomePanel {
+                        id: welcome
+                        objectName: "welcomePanel"
+                        anchors.fill: parent
+                        visible: !window.hasModel && (ChatController.modelState !== ChatController.Loading || chatView.count === 0)
+                                 && chatView.count <= 2
+                        foundModels: ChatController.foundModels
+                        scanning: ChatController.scanning
+                        loading: ChatController.modelState === ChatController.Loading
+                        error: ChatController.modelState === ChatController.Failed ? ChatController.modelError : ""
+                        onPickModelFile: modelFileDialog.open()
+                        onPickModelFolder: modelFolderDialog.open()
+                        onModelChosen: (path) => ChatController.loadModel(path)
+                        onRescan: ChatController.scanForModels()
+                    }
+                }
+
+                Composer {
+                    id: composer
+                    objectName: "composer"
+                    Layout.fillWidth: true
+                    prompt: AppSettings.prompt
+                    negativePrompt: AppSettings.negativePrompt
+                    negativeExpanded: AppSettings.negativeExpanded
+                    canSend: ChatController.modelState === ChatController.Ready
+                             || ChatController.modelState === ChatController.Loading
+                    pasteImage: function() { return ChatController.clipboardHasImage() && ChatController.pasteImage() }
+                    summary: {
+                        const w = AppSettings.width > 0 ? AppSettings.width : ChatController.modelWidth
+                        const h = AppSettings.height > 0 ? AppSettings.height : ChatController.modelHeight
+                        let s = w + "\u00d7" + h + " \u00b7 " + qsTr("%n steps", "", AppSettings.steps)
+                        if (ChatController.hasInitImage)
+                            s += " \u00b7 " + qsTr("from image, strength %1").arg(AppSettings.strength.toFixed(2))
+                        return s
+                    }
+                    onPromptEdited: (text) => AppSettings.prompt = text
+                    onNegativePromptEdited: (text) => AppSettings.negativePrompt = text
+                    onNegativeToggled: (expanded) => AppSettings.negativeExpanded = expanded
+                    onSendRequested: (prompt, negative) => ChatController.send(prompt, negative)
+                }
+            }
+        }
+
+        Rectangle {
+            visible: window.optionsVisible
+            Layout.fillHeight: true
+            Layout.preferredWidth: 1
+            color: Theme.border
+        }
+
+        OptionsPanel {
+            id: options
+            objectName: "optionsPanel"
+            visible: window.optionsVisible
+            Layout.fillHeight: true
+            Layout.preferredWidth: Theme.panelWidth
+            settings: AppSettings
+            chat: ChatController
+            onPickModelFile: modelFileDialog.open()
+            onPickModelFolder: modelFolderDialog.open()
+            onPickSaveFolder: saveFolderDialog.open()
+            onModelChosen: (path) => ChatController.loadModel(path)
+            onPasteRequested: {
+                if (!ChatController.pasteImage())
+                    toast.show(qsTr("The clipboard holds no image"))
+            }
+            onDiceRequested: {
+                AppSettings.seed = ChatController.randomSeed()
+                AppSettings.seedLocked = true
+            }
+            onRemoveInitImage: ChatController.clearInitImage()
+        }
+    }
+
+    FileDialog {
+        id: modelFileDialog
+        title: qsTr("Choose a model file")
+        nameFilters: [qsTr("Stable Diffusion checkpoints (*.safetensors)"), qsTr("All files (*)")]
+        onAccepted: ChatController.loadModel(selectedFile)
+    }
+    FolderDialog {
+        id: modelFolderDialog
+        title: qsTr("Choose a diffusers model folder")
+        onAccepted: ChatController.loadModel(selectedFolder)
+    }
+    FolderDialog {
+        id: saveFolderDialog
+        title: qsTr("Choose where to save images")
+        onAccepted: AppSettings.saveFolder = decodeURIComponent(selectedFolder.toString().replace(/^file:\/\//, ""))
+    }
+    ParametersDialog {
+        id: parametersDialog
+    }
+
+    // A short confirmation at the bottom of the chat.
+    ToolTip {
+        id: toast
+        objectName: "toast"
+        function show(text) {
+            toast.text = text
+            toast.open()
+        }
+        timeout: 2500
+        x: (dropzone.width - width) / 2
+        y: window.height - 150
+    }
+}

@@ -1,0 +1,420 @@
+// Everything a generation uses besides the prompt: the model, the init
+// image with its strength, size, steps, CFG, seed, sampler, CLIP skip and
+// super-resolution; then where images are saved and the theme. Values are
+// read from and written to `settings` (AppSettings); model facts come from
+// `chat` (ChatController). Both are plain objects with those properties, so
+// tests can hand in stand-ins.
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+
+Pane {
+    id: root
+
+    /// AppSettings (or a stand-in with its properties).
+    property QtObject settings
+    /// ChatController (or a stand-in): modelState (0 none, 1 loading, 2 ready,
+    /// 3 failed), modelName, sizePresets, samplers, the init image...
+    property QtObject chat
+
+    signal pickModelFile()
+    signal pickModelFolder()
+    signal pickSaveFolder()
+    signal modelChosen(string path)
+    signal pasteRequested()
+    signal diceRequested()
+    signal removeInitImage()
+
+    readonly property int effectiveWidth: settings && settings.width > 0 ? settings.width : (chat ? chat.modelWidth : 512)
+    readonly property int effectiveHeight: settings && settings.height > 0 ? settings.height : (chat ? chat.modelHeight : 512)
+    readonly property alias strengthSlider: strength
+    readonly property alias initPreview: initPreview
+    readonly property alias sizeCombo: sizeCombo
+    readonly property alias widthBox: widthBox
+    readonly property alias heightBox: heightBox
+
+    /// The preset index matching the settings' size, or the last ("Custom").
+    function presetIndex() {
+        if (!chat || !settings)
+            return 0
+        const presets = chat.sizePresets
+        for (let i = 0; i < presets.length; ++i)
+            if (presets[i].width === settings.width && presets[i].height === settings.height)
+                return i
+        return presets.length
+    }
+    /// Rounds to a multiple of 8 within 64-4096.
+    function snap8(v) { return Math.max(64, Math.min(4096, Math.round(v / 8) * 8)) }
+
+    padding: 0
+    background: Rectangle { color: Theme.panel }
+
+    component SectionTitle: Label {
+        Layout.fillWidth: true
+        Layout.topMargin: 10
+        font.weight: Font.DemiBold
+        font.capitalization: Font.AllUppercase
+        font.letterSpacing: 0.6
+        font.pointSize: Qt.application.font.pointSize * 0.78
+        color: Theme.faintText
+    }
+    component FieldLabel: Label {
+        color: Theme.mutedText
+        Layout.alignment: Qt.AlignVCenter
+    }
+
+    ScrollView {
+        id: scroll
+        anchors.fill: parent
+        contentWidth: availableWidth
+        clip: true
+
+        ColumnLayout {
+            width: scroll.availableWidth
+            spacing: 8
+
+            ColumnLayout {
+                Layout.fillWidth: true
+                Layout.margins: 16
+                spacing: 8
+
+                // ---- model ------------------------------------------------
+                SectionTitle { text: qsTr("Model"); Layout.topMargin: 0 }
+                ComboBox {
+                    id: modelCombo
+                    objectName: "modelCombo"
+                    Layout.fillWidth: true
+                    model: root.settings ? root.settings.recentModels : []
+                    displayText: root.chat && root.chat.modelName !== "" ? root.chat.modelName
+                               : root.chat && root.chat.modelState === 1 ? qsTr("Loading\u2026")
+                               : qsTr("No model")
+                    delegate: ItemDelegate {
+                        required property string modelData
+                        width: ListView.view ? ListView.view.width : 200
+                        text: modelData.split("/").filter(s => s !== "").pop()
+                        ToolTip.visible: hovered
+                        ToolTip.delay: 600
+                        ToolTip.text: modelData
+                    }
+                    onActivated: (index) => root.modelChosen(root.settings.recentModels[index])
+                }
+                RowLayout {
+                    Layout.fillWidth: true
+                    Button {
+                        Layout.fillWidth: true
+                        text: qsTr("Open file\u2026")
+                        icon.source: "qrc:/daub/icons/file.svg"
+                        icon.color: Theme.text
+                        icon.width: 16
+                        icon.height: 16
+                        onClicked: root.pickModelFile()
+                        ToolTip.visible: hovered
+                        ToolTip.delay: 600
+                        ToolTip.text: qsTr("A single .safetensors checkpoint")
+                    }
+                    Button {
+                        Layout.fillWidth: true
+                        text: qsTr("Open folder\u2026")
+                        icon.source: "qrc:/daub/icons/folder.svg"
+                        icon.color: Theme.text
+                        icon.width: 16
+                        icon.height: 16
+                        onClicked: root.pickModelFolder()
+                        ToolTip.visible: hovered
+                        ToolTip.delay: 600
+                        ToolTip.text: qsTr("A diffusers folder (with model_index.json)")
+                    }
+                }
+                RowLayout {
+                    Layout.fillWidth: true
+                    spacing: 6
+                    BusyIndicator {
+                        visible: root.chat && root.chat.modelState === 1
+                        running: visible
+                        Layout.preferredWidth: 20
+                        Layout.preferredHeight: 20
+                    }
+                    Label {
+                        id: modelStatus
+                        objectName: "modelStatus"
+                        Layout.fillWidth: true
+                        wrapMode: Text.Wrap
+                        font.pointSize: Qt.application.font.pointSize * Theme.smallFont
+                        color: root.chat && root.chat.modelState === 3 ? Theme.danger : Theme.mutedText
+                        text: !root.chat ? ""
+                            : root.chat.modelState === 1 ? qsTr("Loading the model\u2026")
+                            : root.chat.modelState === 2 ? root.chat.modelFamily + " \u00b7 " + root.chat.modelDevice
+                            : root.chat.modelState === 3 ? root.chat.modelError
+                            : qsTr("Pick a model to start.")
+                    }
+                }
+
+                // ---- init image -------------------------------------------
+                SectionTitle { text: qsTr("Start from an image") }
+                InitImagePreview {
+                    id: initPreview
+                    Layout.fillWidth: true
+                    source: root.chat ? root.chat.initImageSource : ""
+                    name: root.chat ? root.chat.initImageName : ""
+                    imageWidth: root.chat ? root.chat.initImageWidth : 0
+                    imageHeight: root.chat ? root.chat.initImageHeight : 0
+                    targetWidth: root.effectiveWidth
+                    targetHeight: root.effectiveHeight
+                    resizeMode: root.settings ? root.settings.resizeMode : "stretch"
+                    onResizeModeSelected: (mode) => root.settings.resizeMode = mode
+                    onRemoveRequested: root.removeInitImage()
+                }
+                StrengthSlider {
+                    id: strength
+                    Layout.fillWidth: true
+                    hasInitImage: root.chat ? root.chat.hasInitImage : false
+                    value: root.settings ? root.settings.strength : 0.75
+                    steps: root.settings ? root.settings.steps : 20
+                    stepsToRun: root.chat && root.chat.stepsToRun
+                        ? root.chat.stepsToRun(steps, value) : Math.max(1, Math.floor(steps * value + 1e-6))
+                    onMoved: (v) => root.settings.strength = v
+                }
+                Rectangle {
+                    Layout.fillWidth: true
+                    visible: !(root.chat && root.chat.hasInitImage)
+                    implicitHeight: hint.implicitHeight + 24
+                    radius: Theme.smallRadius
+                    color: "transparent"
+                    border.color: Theme.border
+                    RowLayout {
+                        id: hint
+                        anchors.fill: parent
+                        anchors.margins: 12
+                        spacing: 10
+                        Image {
+                            source: "qrc:/daub/icons/image.svg"
+                            sourceSize: Qt.size(22, 22)
+                            opacity: 0.5
+                        }
+                        Label {
+                            Layout.fillWidth: true
+                            text: qsTr("Drop an image on the chat or paste one (Ctrl+V) to start from it.")
+                            wrapMode: Text.Wrap
+                            color: Theme.mutedText
+                            font.pointSize: Qt.application.font.pointSize * Theme.smallFont
+                        }
+                        ToolButton {
+                            icon.source: "qrc:/daub/icons/paste.svg"
+                            icon.color: Theme.mutedText
+                            onClicked: root.pasteRequested()
+                            ToolTip.visible: hovered
+                            ToolTip.text: qsTr("Paste an image")
+                        }
+                    }
+                }
+
+                // ---- the image -------------------------------------------
+                SectionTitle { text: qsTr("Image") }
+                GridLayout {
+                    Layout.fillWidth: true
+                    columns: 2
+                    columnSpacing: 12
+                    rowSpacing: 8
+
+                    FieldLabel { text: qsTr("Size") }
+                    ComboBox {
+                        id: sizeCombo
+                        objectName: "sizeCombo"
+                        Layout.fillWidth: true
+                        textRole: "label"
+                        model: root.chat ? root.chat.sizePresets.concat([{ label: qsTr("Custom"), width: -1, height: -1 }]) : []
+                        currentIndex: root.presetIndex()
+                        onActivated: (index) => {
+                            const p = model[index]
+                            if (p.width >= 0) {
+                                root.settings.width = p.width
+                                root.settings.height = p.height
+                            } else {
+                                root.settings.width = root.effectiveWidth
+                                root.settings.height = root.effectiveHeight
+                            }
+                        }
+                    }
+
+                    Item { width: 1; height: 1; visible: customSize.visible }
+                    RowLayout {
+                        id: customSize
+                        Layout.fillWidth: true
+                        visible: sizeCombo.currentIndex === sizeCombo.count - 1
+                        SpinBox {
+                            id: widthBox
+                            objectName: "widthBox"
+                            Layout.fillWidth: true
+                            from: 64; to: 4096; stepSize: 8
+                            editable: true
+                            value: root.effectiveWidth
+                            onValueModified: root.settings.width = root.snap8(value)
+                        }
+                        Label { text: "\u00d7"; color: Theme.mutedText }
+                        SpinBox {
+                            id: heightBox
+                            objectName: "heightBox"
+                            Layout.fillWidth: true
+                            from: 64; to: 4096; stepSize: 8
+                            editable: true
+                            value: root.effectiveHeight
+                            onValueModified: root.settings.height = root.snap8(value)
+                        }
+                    }
+
+                    FieldLabel { text: qsTr("Steps") }
+                    SpinBox {
+                        objectName: "stepsBox"
+                        Layout.fillWidth: true
+                        from: 1; to: 150
+                        editable: true
+                        value: root.settings ? root.settings.steps : 20
+                        onValueModified: root.settings.steps = value
+                    }
+
+                    FieldLabel { text: qsTr("CFG") }
+                    RowLayout {
+                        Layout.fillWidth: true
+                        Slider {
+                            id: cfgSlider
+                            objectName: "cfgSlider"
+                            Layout.fillWidth: true
+                            from: 1; to: 20; stepSize: 0.5
+                            snapMode: Slider.SnapAlways
+                            value: root.settings ? root.settings.cfgScale : 7
+                            onMoved: root.settings.cfgScale = value
+                            ToolTip.visible: hovered
+                            ToolTip.delay: 600
+                            ToolTip.text: qsTr("How closely to follow the prompt; 1 turns guidance off")
+                        }
+                        Label {
+                            text: cfgSlider.value.toFixed(1)
+                            color: Theme.text
+                            Layout.preferredWidth: 30
+                            horizontalAlignment: Text.AlignRight
+                        }
+                    }
+
+                    FieldLabel { text: qsTr("Seed") }
+                    RowLayout {
+                        Layout.fillWidth: true
+                        spacing: 2
+                        TextField {
+                            id: seedField
+                            objectName: "seedField"
+                            Layout.fillWidth: true
+                            text: root.settings && root.settings.seed >= 0 ? String(root.settings.seed) : ""
+                            placeholderText: qsTr("random")
+                            validator: RegularExpressionValidator { regularExpression: /[0-9]{0,10}/ }
+                            enabled: root.settings ? root.settings.seedLocked : false
+                            onEditingFinished: if (text !== "") root.settings.seed = Number(text)
+                        }
+                        ToolButton {
+                            objectName: "diceButton"
+                            icon.source: "qrc:/daub/icons/dice.svg"
+                            icon.color: Theme.text
+                            onClicked: root.diceRequested()
+                            ToolTip.visible: hovered
+                            ToolTip.text: qsTr("A new random seed")
+                        }
+                        ToolButton {
+                            objectName: "lockButton"
+                            checkable: true
+                            checked: root.settings ? root.settings.seedLocked : false
+                            icon.source: checked ? "qrc:/daub/icons/lock.svg" : "qrc:/daub/icons/unlock.svg"
+                            icon.color: checked ? Theme.accent : Theme.mutedText
+                            onToggled: root.settings.seedLocked = checked
+                            ToolTip.visible: hovered
+                            ToolTip.text: checked ? qsTr("Seed locked: every image uses it")
+                                                  : qsTr("Random seed for every image; click to lock")
+                        }
+                    }
+
+                    FieldLabel { text: qsTr("Sampler") }
+                    ComboBox {
+                        objectName: "samplerCombo"
+                        Layout.fillWidth: true
+                        textRole: "label"
+                        valueRole: "id"
+                        model: root.chat ? root.chat.samplers : []
+                        currentIndex: root.settings ? Math.max(0, indexOfValue(root.settings.sampler)) : 0
+                        onActivated: root.settings.sampler = currentValue
+                    }
+
+                    FieldLabel { text: qsTr("CLIP skip") }
+                    SpinBox {
+                        objectName: "clipSkipBox"
+                        Layout.fillWidth: true
+                        from: 1; to: 4
+                        value: root.settings ? root.settings.clipSkip : 1
+                        onValueModified: root.settings.clipSkip = value
+                        ToolTip.visible: hovered
+                        ToolTip.delay: 600
+                        ToolTip.text: qsTr("1 uses CLIP's last layer; 2 the one before (some anime models want it)")
+                    }
+
+                    FieldLabel { text: qsTr("Upscale") }
+                    RowLayout {
+                        id: superRes
+                        objectName: "superResolutionRow"
+                        Layout.fillWidth: true
+                        enabled: root.chat ? root.chat.superResolutionAvailable : false
+                        Switch {
+                            id: superResSwitch
+                            checked: root.settings ? root.settings.superResolution : false
+                            onToggled: root.settings.superResolution = checked
+                        }
+                        ComboBox {
+                            Layout.fillWidth: true
+                            model: ["2\u00d7", "4\u00d7"]
+                            enabled: superResSwitch.checked
+                            currentIndex: root.settings && root.settings.superResolutionLevel === 4 ? 1 : 0
+                            onActivated: (index) => root.settings.superResolutionLevel = index === 1 ? 4 : 2
+                        }
+                        HoverHandler { id: superResHover; enabled: true }
+                        ToolTip.visible: superResHover.hovered && !superRes.enabled
+                        ToolTip.text: qsTr("Super-resolution is not available in this version yet.")
+                    }
+                }
+
+                // ---- output -----------------------------------------------
+                SectionTitle { text: qsTr("Saving and look") }
+                GridLayout {
+                    Layout.fillWidth: true
+                    columns: 2
+                    columnSpacing: 12
+                    rowSpacing: 8
+                    FieldLabel { text: qsTr("Save to") }
+                    RowLayout {
+                        Layout.fillWidth: true
+                        Label {
+                            Layout.fillWidth: true
+                            text: root.settings ? root.settings.saveFolder : ""
+                            elide: Text.ElideMiddle
+                            color: Theme.text
+                        }
+                        ToolButton {
+                            icon.source: "qrc:/daub/icons/folder.svg"
+                            icon.color: Theme.mutedText
+                            onClicked: root.pickSaveFolder()
+                            ToolTip.visible: hovered
+                            ToolTip.text: qsTr("Choose the save folder")
+                        }
+                    }
+                    FieldLabel { text: qsTr("Theme") }
+                    ComboBox {
+                        objectName: "themeCombo"
+                        Layout.fillWidth: true
+                        textRole: "label"
+                        valueRole: "id"
+                        model: [{ id: "system", label: qsTr("System") },
+                                { id: "light", label: qsTr("Light") },
+                                { id: "dark", label: qsTr("Dark") }]
+                        currentIndex: root.settings ? Math.max(0, indexOfValue(root.settings.theme)) : 0
+                        onActivated: root.settings.theme = currentValue
+                    }
+                }
+            }
+        }
+    }
+}
