@@ -247,7 +247,7 @@ Pane {
                             Layout.fillWidth: true
                             from: 64; to: 4096; stepSize: 8
                             editable: true
-                            value: root.effectiveWidth
+                            Binding on value { value: root.effectiveWidth }
                             onValueModified: root.settings.width = root.snap8(value)
                         }
                         Label { text: "\u00d7"; color: Theme.mutedText }
@@ -257,7 +257,7 @@ Pane {
                             Layout.fillWidth: true
                             from: 64; to: 4096; stepSize: 8
                             editable: true
-                            value: root.effectiveHeight
+                            Binding on value { value: root.effectiveHeight }
                             onValueModified: root.settings.height = root.snap8(value)
                         }
                     }
@@ -268,7 +268,7 @@ Pane {
                         Layout.fillWidth: true
                         from: 1; to: 150
                         editable: true
-                        value: root.settings ? root.settings.steps : 20
+                        Binding on value { value: root.settings ? root.settings.steps : 20 }
                         onValueModified: root.settings.steps = value
                     }
 
@@ -281,7 +281,7 @@ Pane {
                             Layout.fillWidth: true
                             from: 1; to: 20; stepSize: 0.5
                             snapMode: Slider.SnapAlways
-                            value: root.settings ? root.settings.cfgScale : 7
+                            Binding on value { value: root.settings ? root.settings.cfgScale : 7 }
                             onMoved: root.settings.cfgScale = value
                             ToolTip.visible: hovered
                             ToolTip.delay: 600
@@ -346,7 +346,7 @@ Pane {
                         objectName: "clipSkipBox"
                         Layout.fillWidth: true
                         from: 1; to: 4
-                        value: root.settings ? root.settings.clipSkip : 1
+                        Binding on value { value: root.settings ? root.settings.clipSkip : 1 }
                         onValueModified: root.settings.clipSkip = value
                         ToolTip.visible: hovered
                         ToolTip.delay: 600

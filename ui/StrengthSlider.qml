@@ -61,8 +61,9 @@ ColumnLayout {
         to: root.to
         stepSize: 0.01
         snapMode: Slider.SnapAlways
-        value: root.value
         onMoved: root.moved(value)
+        // A Binding, not `value: root.value`: dragging would break that.
+        Binding on value { value: root.value }
         ToolTip.visible: hovered || pressed
         ToolTip.text: qsTr("Low keeps the image; high lets the prompt take over. Double-click resets to %1.").arg(root.defaultValue)
         TapHandler {

@@ -21,6 +21,13 @@ using namespace daub;
 using daub::test::FakeBackend;
 using daub::test::FakeLog;
 
+/// The decoding may finish before the test starts waiting: count first.
+#define WAIT_FOR(spy)                                                                              \
+    do {                                                                                           \
+        QVERIFY2((spy).count() > 0 || (spy).wait(), qPrintable(rig.lastText()));                   \
+        (spy).clear();                                                                             \
+    } while (0)
+
 namespace {
 
 /// The controller and everything around it, as Application wires them.
@@ -221,7 +228,7 @@ private Q_SLOTS:
         QSignalSpy initChanged(&rig.controller, &ChatController::initImageChanged);
         rig.controller.setInitImageFromUrl(
             QUrl::fromLocalFile(daub::test::fixture(QStringLiteral("golden/init_64x64.png"))));
-        QVERIFY(initChanged.wait());
+        WAIT_FOR(initChanged);
         QVERIFY(rig.controller.hasInitImage());
         QCOMPARE(rig.controller.initImageWidth(), 64);
         QVERIFY(rig.controller.initImageSource().startsWith(QStringLiteral("image://init/")));
@@ -244,7 +251,7 @@ private Q_SLOTS:
         rig.settings.setSeedLocked(true);
         rig.controller.setInitImageFromUrl(QUrl::fromLocalFile(
             rig.writeImage(QStringLiteral("other.png"), daub::test::testImage(64, 64, 40))));
-        QVERIFY(initChanged.wait());
+        WAIT_FOR(initChanged);
         const qint64 other = rig.controller.send(QStringLiteral("a fox"));
         QVERIFY(rig.waitUntilEnded(other));
         QVERIFY(!rig.reply(other)->fromCache);
@@ -257,7 +264,7 @@ private Q_SLOTS:
         QSignalSpy initChanged(&rig.controller, &ChatController::initImageChanged);
         rig.controller.setInitImageFromUrl(
             QUrl::fromLocalFile(daub::test::fixture(QStringLiteral("golden/init_64x64.png"))));
-        QVERIFY(initChanged.wait());
+        WAIT_FOR(initChanged);
         const qint64 first = rig.controller.send(QStringLiteral("a fox"));
         QVERIFY(rig.waitUntilEnded(first));
         rig.controller.clearInitImage(); // the UI lets go of it
@@ -340,7 +347,7 @@ private Q_SLOTS:
         QVERIFY(png.open(QIODevice::ReadOnly));
         QVERIFY(rig.controller.dropImage(
             {{QStringLiteral("data"), QVariantMap{{QStringLiteral("image/png"), png.readAll()}}}}));
-        QVERIFY(initChanged.wait());
+        WAIT_FOR(initChanged);
         const QString ref = rig.controller.initImageRef();
         rig.controller.setInitImageFromData(QByteArray("\x89PNG\r\n\x1a\n", 8), QStringLiteral("cut.png"));
         QVERIFY(QTest::qWaitFor([&] { return rig.notices() == before + 3; }));
@@ -364,7 +371,7 @@ private Q_SLOTS:
             encodePng(daub::test::testImage(16, 16), {{"parameters", a1111::format(p)}});
         QSignalSpy initChanged(&rig.controller, &ChatController::initImageChanged);
         rig.controller.setInitImageFromData(png, QStringLiteral("castle.png"));
-        QVERIFY(initChanged.wait());
+        WAIT_FOR(initChanged);
         const auto& notice = rig.controller.messages()->at(rig.controller.messages()->count() - 1);
         QCOMPARE(notice.action, QStringLiteral("useParameters"));
         QVERIFY(rig.controller.applyParameters(notice.parameters));

@@ -11,6 +11,7 @@ Item {
         id: slider
         width: 360
         steps: 20
+        onMoved: (v) => value = v // as the app does, through the setting
     }
 
     SignalSpy { id: movedSpy; target: slider; signalName: "moved" }
