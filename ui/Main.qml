@@ -181,8 +181,10 @@ ApplicationWindow {
                         id: welcome
                         objectName: "welcomePanel"
                         anchors.fill: parent
-                        visible: !window.hasModel && (ChatController.modelState !== ChatController.Loading || chatView.count === 0)
-                                 && chatView.count <= 2
+                        // Until a model is loaded (a later model switch keeps the chat in view).
+                        visible: ChatController.modelState === ChatController.NoModel
+                                 || ChatController.modelState === ChatController.Failed
+                                 || (ChatController.modelState === ChatController.Loading && chatView.count === 0)
                         foundModels: ChatController.foundModels
                         scanning: ChatController.scanning
                         loading: ChatController.modelState === ChatController.Loading
