@@ -147,15 +147,17 @@ SafeTensorsFile::SafeTensorsFile(std::string path) : path_(std::move(path)) {
             if (value["shape"].size() > kMaxRank)
                 fail(path_, where + " has an absurd rank " +
                                 std::to_string(value["shape"].size()) + ".");
+            const std::string absurd =
+                where + " has an absurd shape " + value["shape"].dump() +
+                " (more elements than the file holds).";
             uint64_t numel = 1;
             for (const auto& d : value["shape"]) {
                 if (!d.is_number_integer() || d.get<int64_t>() < 0)
                     fail(path_, where + " has an invalid dimension " + d.dump() + ".");
                 const uint64_t dim = d.get<uint64_t>();
-                if (dim != 0 && numel > data_size / dim + 1)
-                    fail(path_, where + " has an absurd shape " + value["shape"].dump() +
-                                    " (more elements than the file holds).");
-                numel *= dim;
+                // Overflow-checked: a wrapped product could match a tiny byte count.
+                if (__builtin_mul_overflow(numel, dim, &numel))
+                    fail(path_, absurd);
                 e.shape.push_back(static_cast<int64_t>(dim));
             }
             const auto& off = value.contains("data_offsets") ? value["data_offsets"] : nlohmann::json();
@@ -170,7 +172,10 @@ SafeTensorsFile::SafeTensorsFile(std::string path) : path_(std::move(path)) {
                 fail(path_, where + " has data_offsets past the end of the file (" +
                                 std::to_string(e.end) + " > " + std::to_string(data_size) +
                                 " data bytes; truncated?).");
-            const uint64_t expected = numel * dtype_size(e.dtype);
+            // More elements than the file has bytes cannot be a real tensor.
+            uint64_t expected = 0;
+            if (numel > data_size || __builtin_mul_overflow(numel, dtype_size(e.dtype), &expected))
+                fail(path_, absurd);
             if (e.end - e.begin != expected)
                 fail(path_, where + " has " + std::to_string(e.end - e.begin) +
                                 " bytes but its dtype and shape need " + std::to_string(expected) +
@@ -282,6 +287,7 @@ void write_safetensors(const std::string& path, const std::map<std::string, at::
     for (const auto& c : blobs)
         out.write(static_cast<const char*>(c.data_ptr()),
                   static_cast<std::streamsize>(c.numel() * c.element_size()));
+    out.close(); // flushes: a full disk shows here, not in the destructor
     if (!out)
         throw Error("Cannot write " + path + " (disk full?).");
 }
