@@ -62,8 +62,10 @@ class AppSettings : public QObject {
     Q_PROPERTY(bool dark READ dark NOTIFY darkChanged)
 
 public:
-    /// Reads from `settings` (the application's QSettings when null).
-    explicit AppSettings(std::unique_ptr<QSettings> settings = nullptr, QObject* parent = nullptr);
+    /// Reads from `settings` (the application's QSettings when null). No
+    /// default constructor on purpose: QML must take the instance create()
+    /// returns, never make its own.
+    explicit AppSettings(std::unique_ptr<QSettings> settings, QObject* parent = nullptr);
     ~AppSettings() override;
 
     /// The QML singleton: the instance set with setInstance() (C++ owns it).

@@ -80,8 +80,19 @@ public:
                 onStep(StepUpdate{step, total, double(step), preview});
         }
         EngineOutput out;
-        out.image = QImage(request.width, request.height, QImage::Format_RGB888);
-        out.image.fill(QColor(int(request.seed % 256), 100, 200));
+        if (request.init_image) { // the init image, warmed up, at the size asked for
+            out.image = toQImage(*request.init_image)
+                            .scaled(request.width, request.height, Qt::IgnoreAspectRatio,
+                                    Qt::SmoothTransformation);
+            for (int y = 0; y < out.image.height(); ++y)
+                for (int x = 0; x < out.image.width(); ++x) {
+                    const QColor c = out.image.pixelColor(x, y);
+                    out.image.setPixelColor(x, y, QColor(255 - c.blue(), c.red(), c.green()));
+                }
+        } else {
+            out.image = QImage(request.width, request.height, QImage::Format_RGB888);
+            out.image.fill(QColor(int(request.seed % 256), 100, 200));
+        }
         out.seed = request.seed;
         out.stepsRun = total;
         out.sampler = request.scheduler.empty() ? QStringLiteral("pndm")

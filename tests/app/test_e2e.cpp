@@ -1,5 +1,7 @@
 // End to end: the real window (Application, as main.cpp builds it) with
-// the real engine and the tiny SD 1.5 fixture. Drops golden/init_64x64.png
+// the real engine and the tiny SD 1.5 fixture. (Built a second time as
+// test_window with DAUB_FAKE_ENGINE: the same flow with FakeBackend, so
+// the window's wiring is tested where libtorch is not built.) Drops golden/init_64x64.png
 // on the chat as a file drop, sets the strength to 0.6 with the keyboard,
 // types a prompt, sends with Ctrl+Enter, waits for the finished message,
 // and checks the PNG: it decodes, has the A1111 parameters and the right
@@ -10,9 +12,13 @@
 #include "imageproviders.h"
 #include "pngmetadata.h"
 #include "testsupport.h"
+#ifdef DAUB_FAKE_ENGINE
+#include "fakebackend.h"
+#endif
 
 #include <QDir>
 #include <QGuiApplication>
+#include <QImageReader>
 #include <QMimeData>
 #include <QQmlApplicationEngine>
 #include <QQuickItem>
@@ -32,8 +38,20 @@ private:
     QTemporaryDir m_dir;
     std::unique_ptr<Application> m_app;
 
+    /// The item called `name`, searched through the visual tree.
+    static QQuickItem* find(QQuickItem* root, const QString& name) {
+        if (root->objectName() == name)
+            return root;
+        for (QQuickItem* child : root->childItems())
+            if (QQuickItem* found = find(child, name))
+                return found;
+        return nullptr;
+    }
     QQuickItem* item(const char* name) {
-        return m_app->window()->contentItem()->findChild<QQuickItem*>(QString::fromLatin1(name));
+        QQuickItem* found = find(m_app->window()->contentItem(), QString::fromLatin1(name));
+        if (!found)
+            qWarning("no item %s in the window", name);
+        return found;
     }
     void saveScreenshot(const QString& name) {
         QDir().mkpath(QStringLiteral(DAUB_ARTIFACTS_DIR));
@@ -69,11 +87,22 @@ private Q_SLOTS:
         m_app->settings()->setSteps(10);
         m_app->settings()->setWidth(64);
         m_app->settings()->setHeight(64);
+#ifdef DAUB_FAKE_ENGINE
+        auto log = std::make_shared<test::FakeLog>();
+        log->stepDelayMs = 20;
+        m_app->setEngineFactory([log] { return std::make_unique<test::FakeBackend>(log); });
+        const QString model = m_dir.filePath(QStringLiteral("tiny-sd15"));
+        QDir().mkpath(model);
+#else
         m_app->setEngineFactory(&makePipelineBackend);
-        QVERIFY(m_app->start(test::fixture(QStringLiteral("tiny-sd15"))));
+        const QString model = test::fixture(QStringLiteral("tiny-sd15"));
+#endif
+        QVERIFY(m_app->start(model));
         QVERIFY(m_app->window());
         m_app->window()->resize(1180, 780);
         QVERIFY(QTest::qWaitForWindowExposed(m_app->window()));
+        m_app->window()->requestActivate();
+        QVERIFY(QTest::qWaitForWindowActive(m_app->window())); // keys go to the active window
     }
 
     void loadsTheTinyModel() {
@@ -82,7 +111,9 @@ private Q_SLOTS:
         QVERIFY2(chat->modelState() == ChatController::ModelState::Ready,
                  qPrintable(chat->modelError()));
         QCOMPARE(chat->modelFamily(), QStringLiteral("SD 1.5"));
-        QVERIFY(!item("welcomePanel")->isVisible());
+        QQuickItem* welcome = item("welcomePanel");
+        QVERIFY(welcome);
+        QTRY_VERIFY(!welcome->isVisible());
     }
 
     void dropsTheInitImage() {
@@ -107,7 +138,8 @@ private Q_SLOTS:
         QQuickItem* prompt = item("promptArea");
         QVERIFY(prompt);
         QMetaObject::invokeMethod(prompt, "forceActiveFocus");
-        QTest::keyClicks(m_app->window(), QStringLiteral("a red fox in the snow"));
+        for (const char c : QByteArray("a red fox in the snow"))
+            QTest::keyClick(m_app->window(), c);
         QCOMPARE(m_app->settings()->prompt(), QStringLiteral("a red fox in the snow"));
         QTest::keyClick(m_app->window(), Qt::Key_Return, Qt::ControlModifier);
 
@@ -145,13 +177,13 @@ private Q_SLOTS:
         QVERIFY(!p->sampler.isEmpty());
 
         QTest::qWait(300); // let the image appear
-        saveScreenshot(QStringLiteral("e2e_window.png"));
+        saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "window.png"));
     }
 
     void darkTheme() {
         m_app->settings()->setTheme(QStringLiteral("dark"));
         QTest::qWait(300);
-        saveScreenshot(QStringLiteral("e2e_window_dark.png"));
+        saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "window_dark.png"));
         m_app->settings()->setTheme(QStringLiteral("light"));
     }
 
