@@ -59,7 +59,8 @@ TextConditioning encode_prompt(const Components& c, const std::string& prompt,
             result.embeds = pos;
             return result;
         }
-        at::Tensor neg = encode_sd15(c, negative_prompt.value_or(""), clip_skip);
+        // As the reference: CLIP skip applies to the prompt, not the negative prompt.
+        at::Tensor neg = encode_sd15(c, negative_prompt.value_or(""), 1);
         result.embeds = torch::cat({neg, pos}, 0); // [2, 77, C]
         return result;
     }
@@ -76,7 +77,8 @@ TextConditioning encode_prompt(const Components& c, const std::string& prompt,
         neg = torch::zeros_like(pos);
         neg_pooled = torch::zeros_like(pos_pooled);
     } else {
-        std::tie(neg, neg_pooled) = encode_sdxl(c, negative_prompt.value_or(""), clip_skip);
+        // As the reference: CLIP skip applies to the prompt, not the negative prompt.
+        std::tie(neg, neg_pooled) = encode_sdxl(c, negative_prompt.value_or(""), 1);
     }
     result.embeds = torch::cat({neg, pos}, 0);
     result.pooled = torch::cat({neg_pooled, pos_pooled}, 0);

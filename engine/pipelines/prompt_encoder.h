@@ -22,7 +22,8 @@ struct TextConditioning {
 /// LayerNorm; an absent negative prompt is "". SDXL: both encoders'
 /// hidden_states[-(clip_skip + 1)] (no final LayerNorm) concatenated; pooled =
 /// encoder 2's projection at EOS; an absent negative prompt gives zeros when
-/// force_zeros_for_empty_prompt.
+/// force_zeros_for_empty_prompt. As in the reference, CLIP skip changes the
+/// prompt's embeddings only; the negative prompt uses the default layer.
 TextConditioning encode_prompt(const Components& c, const std::string& prompt,
                                const std::optional<std::string>& negative_prompt, bool guidance,
                                int clip_skip);

@@ -137,7 +137,7 @@ private Q_SLOTS:
     }
     void golden_single_file() {
         QFETCH(QString, name);
-        static auto sd15_file = load_model("tiny-sd15.safetensors");
+        static auto sd15_file = load_model("tiny-sd15.safetensors", "tiny-sd15");
         static auto sdxl_file = load_model("tiny-sdxl.safetensors", "tiny-sdxl");
         auto& pipe = name.contains("sdxl") ? sdxl_file : sd15_file;
         const auto req = request_from_golden(name.toStdString());
@@ -219,11 +219,18 @@ private Q_SLOTS:
         for (const auto& name : scheduler_names()) {
             req.scheduler = name;
             std::vector<int> steps;
-            auto a = sd15_->generate(req, [&](const Progress& p) { steps.push_back(p.step); }, nullptr);
+            int total = 0;
+            auto a = sd15_->generate(req, [&](const Progress& p) {
+                steps.push_back(p.step);
+                total = p.total;
+            }, nullptr);
             auto b = sd15_->generate(req, {}, nullptr);
             QCOMPARE(a.seed, int64_t{1234});
             QVERIFY2(a.image.rgb == b.image.rgb, name.c_str());
-            QCOMPARE(static_cast<int>(steps.size()), a.steps_run);
+            // One progress call per model evaluation (Heun: two per step but the first).
+            QCOMPARE(static_cast<int>(steps.size()), total);
+            QCOMPARE(steps.back(), total);
+            QCOMPARE(a.steps_run, 3);
             QCOMPARE(a.scheduler, name);
         }
         req.seed = -1;
