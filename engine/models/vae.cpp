@@ -133,8 +133,9 @@ VaePosterior AutoencoderKLImpl::encode_tiled(const at::Tensor& image, int64_t ti
                                              int64_t overlap) {
     torch::NoGradGuard no_grad;
     // quant_conv is 1×1, so blending its output equals blending the encoder's.
-    return split_moments(run_tiled(image, tile, overlap, 1, downscale_factor(),
-                                   [this](const at::Tensor& part) { return encode_moments(part); }));
+    return split_moments(
+        run_tiled(image, tile, overlap, 1, downscale_factor(),
+                  [this](const at::Tensor& part) { return encode_moments(part); }));
 }
 
 size_t load_vae_weights(AutoencoderKLImpl& module, const WeightSource& source,

@@ -28,9 +28,9 @@ VaeAttentionImpl::VaeAttentionImpl(int64_t channels, int64_t groups, double eps)
 at::Tensor VaeAttentionImpl::forward(const at::Tensor& x) {
     const int64_t b = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
     at::Tensor tokens = group_norm(x).view({b, c, h * w}).transpose(1, 2); // [B, N, C]
-    at::Tensor q = to_q(tokens).unsqueeze(1);                               // [B, 1, N, C]
-    at::Tensor k = to_k(tokens).unsqueeze(1);                               // [B, 1, N, C]
-    at::Tensor v = to_v(tokens).unsqueeze(1);                               // [B, 1, N, C]
+    at::Tensor q = to_q(tokens).unsqueeze(1);                              // [B, 1, N, C]
+    at::Tensor k = to_k(tokens).unsqueeze(1);                              // [B, 1, N, C]
+    at::Tensor v = to_v(tokens).unsqueeze(1);                              // [B, 1, N, C]
     at::Tensor attended;
     if (q.size(2) <= kQueryChunk) {
         attended = scaled_dot_product_attention(q, k, v); // [B, 1, N, C]
@@ -40,8 +40,8 @@ at::Tensor VaeAttentionImpl::forward(const at::Tensor& x) {
             parts.push_back(scaled_dot_product_attention(q_part, k, v)); // [B, 1, n, C]
         attended = at::cat(parts, 2);                                    // [B, 1, N, C]
     }
-    at::Tensor out = out_proj(attended.squeeze(1));                // [B, N, C]
-    out = out.transpose(1, 2).reshape({b, c, h, w});               // [B, C, H, W]
+    at::Tensor out = out_proj(attended.squeeze(1));  // [B, N, C]
+    out = out.transpose(1, 2).reshape({b, c, h, w}); // [B, C, H, W]
     return out + x;
 }
 

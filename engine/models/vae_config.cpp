@@ -72,8 +72,7 @@ VaeConfig VaeConfig::from_json(const nlohmann::json& j) {
                                             " is set; per-channel latent statistics are not "
                                             "supported.");
     } catch (const nlohmann::json::exception& e) {
-        throw ModelError(std::string("VAE config: a value has the wrong type (") + e.what() +
-                         ").");
+        throw ModelError(std::string("VAE config: a value has the wrong type (") + e.what() + ").");
     }
     require_positive(c.in_channels, "in_channels");
     require_positive(c.out_channels, "out_channels");

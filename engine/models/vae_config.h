@@ -19,10 +19,10 @@ struct VaeConfig {
     int64_t norm_num_groups = 32;                ///< GroupNorm groups everywhere (eps 1e-6)
     double scaling_factor = 0.18215;             ///< latents × this before the UNet
     std::optional<double> shift_factor;          ///< subtracted before scaling (null for SD/SDXL)
-    bool force_upcast = true;                    ///< the VAE must run in fp32 (SDXL's overflows fp16)
-    bool use_quant_conv = true;                  ///< 1×1 conv after the encoder
-    bool use_post_quant_conv = true;             ///< 1×1 conv before the decoder
-    bool mid_block_add_attention = true;         ///< mid blocks have a self-attention
+    bool force_upcast = true;            ///< the VAE must run in fp32 (SDXL's overflows fp16)
+    bool use_quant_conv = true;          ///< 1×1 conv after the encoder
+    bool use_post_quant_conv = true;     ///< 1×1 conv before the decoder
+    bool mid_block_add_attention = true; ///< mid blocks have a self-attention
 
     /// Pixels per latent along each axis: 2^(levels - 1).
     int64_t downscale_factor() const { return int64_t{1} << (block_out_channels.size() - 1); }

@@ -27,15 +27,15 @@ VaeDecoderImpl::VaeDecoderImpl(const VaeConfig& config) {
     }
     conv_norm_out = register_module(
         "conv_norm_out", GroupNorm(GroupNormOptions(config.norm_num_groups, channels).eps(1e-6)));
-    conv_out = register_module(
-        "conv_out", Conv2d(Conv2dOptions(channels, config.out_channels, 3).padding(1)));
+    conv_out = register_module("conv_out",
+                               Conv2d(Conv2dOptions(channels, config.out_channels, 3).padding(1)));
 }
 
 at::Tensor VaeDecoderImpl::forward(const at::Tensor& z) {
-    at::Tensor h = conv_in(z);    // [B, Clast, h, w]
-    h = mid_block->forward(h);    // [B, Clast, h, w]
+    at::Tensor h = conv_in(z); // [B, Clast, h, w]
+    h = mid_block->forward(h); // [B, Clast, h, w]
     for (auto& block : blocks_)
-        h = block->forward(h);    // [B, Ci, h·2^i, w·2^i]
+        h = block->forward(h);                      // [B, Ci, h·2^i, w·2^i]
     return conv_out(torch::silu(conv_norm_out(h))); // [B, out_channels, H, W]
 }
 

@@ -14,10 +14,10 @@
 namespace daub {
 
 struct VaeDownBlockConfig {
-    int64_t in_channels = 0;  ///< channels coming in
-    int64_t out_channels = 0; ///< channels of every resnet output
-    int64_t num_layers = 1;   ///< resnets (layers_per_block)
-    int64_t groups = 32;      ///< GroupNorm groups
+    int64_t in_channels = 0;    ///< channels coming in
+    int64_t out_channels = 0;   ///< channels of every resnet output
+    int64_t num_layers = 1;     ///< resnets (layers_per_block)
+    int64_t groups = 32;        ///< GroupNorm groups
     bool add_downsample = true; ///< halve the resolution at the end
 };
 

@@ -33,9 +33,9 @@ VaeEncoderImpl::VaeEncoderImpl(const VaeConfig& config) {
 at::Tensor VaeEncoderImpl::forward(const at::Tensor& image) {
     at::Tensor h = conv_in(image); // [B, C0, H, W]
     for (auto& block : blocks_)
-        h = block->forward(h); // [B, Ci, H/2^i, W/2^i]
-    h = mid_block->forward(h);                           // [B, Clast, h, w]
-    return conv_out(torch::silu(conv_norm_out(h)));      // [B, 2 × latent, h, w]
+        h = block->forward(h);                      // [B, Ci, H/2^i, W/2^i]
+    h = mid_block->forward(h);                      // [B, Clast, h, w]
+    return conv_out(torch::silu(conv_norm_out(h))); // [B, 2 × latent, h, w]
 }
 
 } // namespace daub

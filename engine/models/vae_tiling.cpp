@@ -51,8 +51,7 @@ at::Tensor run_tiled(const at::Tensor& input, int64_t tile, int64_t overlap, int
         return fn(input);
     if (num <= 0 || den <= 0 || tile <= 0 || overlap < 0 || overlap >= tile)
         throw RequestError("Tiled VAE: tile " + std::to_string(tile) + " and overlap " +
-                           std::to_string(overlap) +
-                           " are invalid (need 0 <= overlap < tile).");
+                           std::to_string(overlap) + " are invalid (need 0 <= overlap < tile).");
     if (tile % den || overlap % den || height % den || width % den)
         throw RequestError("Tiled VAE: tile " + std::to_string(tile) + ", overlap " +
                            std::to_string(overlap) + " and the input size " +
