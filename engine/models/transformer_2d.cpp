@@ -25,11 +25,11 @@ CrossAttentionImpl::CrossAttentionImpl(int64_t query_dim, int64_t context_dim, i
 
 at::Tensor CrossAttentionImpl::forward(const at::Tensor& x, const at::Tensor& context) {
     const at::Tensor& ctx = context.defined() ? context : x;
-    at::Tensor q = split_heads(to_q(x), heads_);   // [B, H, N, d]
-    at::Tensor k = split_heads(to_k(ctx), heads_); // [B, H, M, d]
-    at::Tensor v = split_heads(to_v(ctx), heads_); // [B, H, M, d]
+    at::Tensor q = split_heads(to_q(x), heads_);          // [B, H, N, d]
+    at::Tensor k = split_heads(to_k(ctx), heads_);        // [B, H, M, d]
+    at::Tensor v = split_heads(to_v(ctx), heads_);        // [B, H, M, d]
     at::Tensor o = scaled_dot_product_attention(q, k, v); // [B, H, N, d]
-    return out_proj_(merge_heads(o));              // [B, N, query_dim]
+    return out_proj_(merge_heads(o));                     // [B, N, query_dim]
 }
 
 // ---- FeedForward ------------------------------------------------------------
@@ -39,7 +39,7 @@ GegluImpl::GegluImpl(int64_t dim_in, int64_t dim_out) {
 }
 
 at::Tensor GegluImpl::forward(const at::Tensor& x) {
-    auto parts = proj(x).chunk(2, -1);  // 2 × [.., dim_out]
+    auto parts = proj(x).chunk(2, -1);    // 2 × [.., dim_out]
     return parts[0] * at::gelu(parts[1]); // [.., dim_out]
 }
 
@@ -116,12 +116,12 @@ at::Tensor Transformer2DModelImpl::project_out(const at::Tensor& tokens) {
 at::Tensor Transformer2DModelImpl::forward(const at::Tensor& x, const at::Tensor& context) {
     const int64_t b = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
     at::Tensor t = norm(x).permute({0, 2, 3, 1}).reshape({b, h * w, c}); // [B, HW, C]
-    t = project_in(t);                                                  // [B, HW, inner]
+    t = project_in(t);                                                   // [B, HW, inner]
     for (auto& block : blocks_)
-        t = block(t, context);                                          // [B, HW, inner]
-    t = project_out(t).view({b, h, w, c}).permute({0, 3, 1, 2});        // [B, C, H, W] (strided)
+        t = block(t, context);                                   // [B, HW, inner]
+    t = project_out(t).view({b, h, w, c}).permute({0, 3, 1, 2}); // [B, C, H, W] (strided)
     // The residual goes first so that the sum is laid out like x (NCHW).
-    return x + t;                                                       // [B, C, H, W]
+    return x + t; // [B, C, H, W]
 }
 
 } // namespace daub

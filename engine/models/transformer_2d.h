@@ -84,12 +84,12 @@ public:
 TORCH_MODULE(BasicTransformerBlock);
 
 struct Transformer2DConfig {
-    int64_t channels = 0;            ///< in_channels = out_channels of the block
-    int64_t heads = 8;               ///< num_attention_heads
-    int64_t head_dim = 0;            ///< attention_head_dim (0 = channels / heads)
-    int64_t layers = 1;              ///< num_layers: BasicTransformerBlocks in a row
-    int64_t cross_attention_dim = 0; ///< width of encoder_hidden_states
-    int64_t groups = 32;             ///< norm_num_groups of the input GroupNorm
+    int64_t channels = 0;               ///< in_channels = out_channels of the block
+    int64_t heads = 8;                  ///< num_attention_heads
+    int64_t head_dim = 0;               ///< attention_head_dim (0 = channels / heads)
+    int64_t layers = 1;                 ///< num_layers: BasicTransformerBlocks in a row
+    int64_t cross_attention_dim = 0;    ///< width of encoder_hidden_states
+    int64_t groups = 32;                ///< norm_num_groups of the input GroupNorm
     bool use_linear_projection = false; ///< proj_in/proj_out Linear (true) or 1×1 Conv2d
 };
 

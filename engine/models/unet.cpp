@@ -16,14 +16,14 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const UNetConfig& config) : c
     const int64_t c0 = config_.block_out_channels.front();
     const int64_t temb = config_.time_embed_dim();
 
-    conv_in = register_module(
-        "conv_in", Conv2d(Conv2dOptions(config_.in_channels, c0, config_.conv_in_kernel)
-                              .padding((config_.conv_in_kernel - 1) / 2)));
+    conv_in = register_module("conv_in",
+                              Conv2d(Conv2dOptions(config_.in_channels, c0, config_.conv_in_kernel)
+                                         .padding((config_.conv_in_kernel - 1) / 2)));
     time_embedding = register_module("time_embedding", TimestepEmbedding(c0, temb));
     if (config_.text_time_embedding)
-        add_embedding = register_module(
-            "add_embedding",
-            TimestepEmbedding(config_.projection_class_embeddings_input_dim, temb));
+        add_embedding =
+            register_module("add_embedding",
+                            TimestepEmbedding(config_.projection_class_embeddings_input_dim, temb));
 
     down_blocks = register_module("down_blocks", ModuleList());
     for (size_t level = 0; level < config_.levels(); ++level) {
@@ -38,7 +38,8 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const UNetConfig& config) : c
     }
 
     conv_norm_out = register_module(
-        "conv_norm_out", GroupNorm(GroupNormOptions(config_.norm_num_groups, c0).eps(config_.norm_eps)));
+        "conv_norm_out",
+        GroupNorm(GroupNormOptions(config_.norm_num_groups, c0).eps(config_.norm_eps)));
     conv_out = register_module(
         "conv_out", Conv2d(Conv2dOptions(c0, config_.out_channels, config_.conv_out_kernel)
                                .padding((config_.conv_out_kernel - 1) / 2)));
@@ -52,22 +53,24 @@ at::Tensor UNet2DConditionModelImpl::embed_time(const at::Tensor& timestep, int6
     at::Tensor t = timestep.to(device, at::kFloat).reshape({-1}).expand({batch}); // [B]
     at::Tensor t_emb = timestep_embedding(t, config_.block_out_channels.front(),
                                           config_.flip_sin_to_cos, config_.freq_shift); // [B, C0]
-    at::Tensor emb = time_embedding(t_emb.to(dtype)); // [B, T]
+    at::Tensor emb = time_embedding(t_emb.to(dtype));                                   // [B, T]
     if (!config_.text_time_embedding)
         return emb;
 
     if (!added.text_embeds.defined() || !added.time_ids.defined())
-        throw RequestError("This UNet (SDXL) needs text_embeds and time_ids as added conditioning.");
+        throw RequestError(
+            "This UNet (SDXL) needs text_embeds and time_ids as added conditioning.");
     if (added.text_embeds.dim() != 2 || added.text_embeds.size(0) != batch ||
         added.time_ids.dim() != 2 || added.time_ids.size(0) != batch)
         throw RequestError("The UNet's text_embeds and time_ids must be [batch, N] tensors with "
                            "the sample's batch size.");
-    at::Tensor time_ids = added.time_ids.to(device).reshape({-1});             // [B*6]
+    at::Tensor time_ids = added.time_ids.to(device).reshape({-1}); // [B*6]
     at::Tensor time_embeds = timestep_embedding(time_ids, config_.addition_time_embed_dim,
                                                 config_.flip_sin_to_cos, config_.freq_shift)
-                                 .view({batch, -1});                           // [B, 6*D]
-    at::Tensor add = at::cat({added.text_embeds.to(device, at::kFloat), time_embeds}, -1); // [B, P+6*D]
-    return emb + add_embedding(add.to(dtype));                                 // [B, T]
+                                 .view({batch, -1}); // [B, 6*D]
+    at::Tensor add =
+        at::cat({added.text_embeds.to(device, at::kFloat), time_embeds}, -1); // [B, P+6*D]
+    return emb + add_embedding(add.to(dtype));                                // [B, T]
 }
 
 at::Tensor UNet2DConditionModelImpl::forward(const at::Tensor& sample, const at::Tensor& timestep,

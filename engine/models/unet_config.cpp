@@ -17,8 +17,7 @@ using nlohmann::json;
 }
 
 /// j[key] as T; `fallback` when absent or null; ModelError on a wrong type.
-template <typename T>
-T get(const json& j, const char* key, const T& fallback) {
+template <typename T> T get(const json& j, const char* key, const T& fallback) {
     auto it = j.find(key);
     if (it == j.end() || it->is_null())
         return fallback;
@@ -41,8 +40,8 @@ void require_one_of(const json& j, const char* key, std::initializer_list<json> 
     std::string supported;
     for (const json& a : allowed)
         supported += (supported.empty() ? "" : " or ") + a.dump();
-    config_error(key, "is " + it->dump() + ", which Daub does not support (supported: " +
-                          supported + ")");
+    config_error(key, "is " + it->dump() +
+                          ", which Daub does not support (supported: " + supported + ")");
 }
 
 /// A scalar or a list with one value per level (expanded to `levels`).
@@ -150,8 +149,8 @@ UNetConfig UNetConfig::from_json(const nlohmann::json& j) {
         config_error("mid_block_type", "is \"" + c.mid_block_type +
                                            "\", which Daub does not support (only "
                                            "UNetMidBlock2DCrossAttn)");
-    c.up_block_types = block_types(j, "up_block_types", c.up_block_types,
-                                   {"UpBlock2D", "CrossAttnUpBlock2D"});
+    c.up_block_types =
+        block_types(j, "up_block_types", c.up_block_types, {"UpBlock2D", "CrossAttnUpBlock2D"});
     c.block_out_channels = get(j, "block_out_channels", c.block_out_channels);
     const size_t levels = c.block_out_channels.size();
     if (levels == 0)
@@ -179,8 +178,8 @@ UNetConfig UNetConfig::from_json(const nlohmann::json& j) {
     c.time_embedding_dim = get(j, "time_embedding_dim", c.time_embedding_dim);
     c.text_time_embedding = get<std::string>(j, "addition_embed_type", "") == "text_time";
     c.addition_time_embed_dim = get(j, "addition_time_embed_dim", c.addition_time_embed_dim);
-    c.projection_class_embeddings_input_dim = get(j, "projection_class_embeddings_input_dim",
-                                                  c.projection_class_embeddings_input_dim);
+    c.projection_class_embeddings_input_dim =
+        get(j, "projection_class_embeddings_input_dim", c.projection_class_embeddings_input_dim);
     c.validate();
     return c;
 }
@@ -216,8 +215,8 @@ void UNetConfig::validate() const {
             config_error("norm_num_groups", std::to_string(norm_num_groups) +
                                                 " does not divide block_out_channels " +
                                                 std::to_string(block_out_channels[i]));
-        const bool has_attention = down_has_cross_attention(i) ||
-                                   up_has_cross_attention(n - 1 - i) || i == n - 1;
+        const bool has_attention =
+            down_has_cross_attention(i) || up_has_cross_attention(n - 1 - i) || i == n - 1;
         if (has_attention && block_out_channels[i] % attention_heads[i] != 0)
             config_error("attention_head_dim",
                          std::to_string(attention_heads[i]) + " heads do not divide " +

@@ -13,11 +13,11 @@
 namespace daub {
 
 struct UNetConfig {
-    int64_t in_channels = 4;           ///< latent channels in
-    int64_t out_channels = 4;          ///< latent channels out
-    bool center_input_sample = false;  ///< sample = 2·sample − 1 first
-    bool flip_sin_to_cos = true;       ///< timestep embedding is [cos, sin] (true) or [sin, cos]
-    double freq_shift = 0;             ///< downscale_freq_shift of the timestep embedding
+    int64_t in_channels = 4;          ///< latent channels in
+    int64_t out_channels = 4;         ///< latent channels out
+    bool center_input_sample = false; ///< sample = 2·sample − 1 first
+    bool flip_sin_to_cos = true;      ///< timestep embedding is [cos, sin] (true) or [sin, cos]
+    double freq_shift = 0;            ///< downscale_freq_shift of the timestep embedding
     /// "CrossAttnDownBlock2D" or "DownBlock2D", one per level
     std::vector<std::string> down_block_types = {"CrossAttnDownBlock2D", "CrossAttnDownBlock2D",
                                                  "CrossAttnDownBlock2D", "DownBlock2D"};
@@ -32,15 +32,16 @@ struct UNetConfig {
     int64_t norm_num_groups = 32;      ///< GroupNorm groups everywhere
     double norm_eps = 1e-5;            ///< GroupNorm eps of resnets and conv_norm_out
     std::vector<int64_t> cross_attention_dim = {1280, 1280, 1280, 1280}; ///< text width per level
-    std::vector<int64_t> transformer_layers_per_block = {1, 1, 1, 1}; ///< transformer depth per level
+    /// BasicTransformerBlocks per Transformer2DModel, per level
+    std::vector<int64_t> transformer_layers_per_block = {1, 1, 1, 1};
     /// Attention heads per level: diffusers' `attention_head_dim`, which
     /// (with `num_attention_heads` null) is really the number of heads.
     std::vector<int64_t> attention_heads = {8, 8, 8, 8};
-    bool use_linear_projection = false; ///< proj_in/proj_out Linear (SDXL) or 1×1 Conv (SD 1.5)
-    int64_t conv_in_kernel = 3;         ///< kernel of conv_in (odd)
-    int64_t conv_out_kernel = 3;        ///< kernel of conv_out (odd)
-    int64_t time_embedding_dim = 0;     ///< 0 = block_out_channels[0] · 4
-    bool text_time_embedding = false;   ///< addition_embed_type "text_time" (SDXL)
+    bool use_linear_projection = false;  ///< proj_in/proj_out Linear (SDXL) or 1×1 Conv (SD 1.5)
+    int64_t conv_in_kernel = 3;          ///< kernel of conv_in (odd)
+    int64_t conv_out_kernel = 3;         ///< kernel of conv_out (odd)
+    int64_t time_embedding_dim = 0;      ///< 0 = block_out_channels[0] · 4
+    bool text_time_embedding = false;    ///< addition_embed_type "text_time" (SDXL)
     int64_t addition_time_embed_dim = 0; ///< width of each of the 6 time-id embeddings
     /// input width of add_embedding: text_embeds width + 6 · addition_time_embed_dim
     int64_t projection_class_embeddings_input_dim = 0;

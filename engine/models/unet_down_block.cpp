@@ -44,13 +44,13 @@ at::Tensor UNetDownBlockImpl::forward(const at::Tensor& x, const at::Tensor& tem
                                       const at::Tensor& context, std::vector<at::Tensor>& skips) {
     at::Tensor h = x;
     for (size_t i = 0; i < resnets_.size(); ++i) {
-        h = resnets_[i](h, temb);            // [B, Cout, H, W]
+        h = resnets_[i](h, temb); // [B, Cout, H, W]
         if (!attentions_.empty())
-            h = attentions_[i](h, context);  // [B, Cout, H, W]
+            h = attentions_[i](h, context); // [B, Cout, H, W]
         skips.push_back(h);
     }
     if (downsampler_) {
-        h = downsampler_(h);                 // [B, Cout, ceil(H/2), ceil(W/2)]
+        h = downsampler_(h); // [B, Cout, ceil(H/2), ceil(W/2)]
         skips.push_back(h);
     }
     return h;

@@ -58,11 +58,11 @@ at::Tensor UNetUpBlockImpl::forward(const at::Tensor& x, const at::Tensor& temb,
                          "made; the configuration is inconsistent.");
     at::Tensor h = x;
     for (size_t i = 0; i < resnets_.size(); ++i) {
-        h = at::cat({h, skips.back()}, 1);   // [B, C + Cskip, H, W]
+        h = at::cat({h, skips.back()}, 1); // [B, C + Cskip, H, W]
         skips.pop_back();
-        h = resnets_[i](h, temb);            // [B, Cout, H, W]
+        h = resnets_[i](h, temb); // [B, Cout, H, W]
         if (!attentions_.empty())
-            h = attentions_[i](h, context);  // [B, Cout, H, W]
+            h = attentions_[i](h, context); // [B, Cout, H, W]
     }
     if (upsampler_) {
         const at::Tensor& next = skips.back();
