@@ -1,5 +1,7 @@
 #include "image/stb_decode.h"
 
+#include "image/jpeg_guard.h"
+
 #ifndef DAUB_HAVE_STB
 #error "stb_image.h was not found: install libstb-dev (packaging/install-deps.sh)"
 #endif
@@ -36,6 +38,12 @@ int checked_length(size_t size, const std::string& name) {
     return static_cast<int>(size);
 }
 
+/// Refuses data that would trip a known bug of the stb version in use.
+void guard(const uint8_t* data, size_t size, const std::string& name) {
+    if (size >= 2 && data[0] == 0xFF && data[1] == 0xD8 && !jpeg_huffman_tables_valid(data, size))
+        fail_read(name, "the JPEG file is corrupt (bad Huffman table)");
+}
+
 std::string reason() {
     const char* r = stbi_failure_reason();
     return r ? r : "unknown error";
@@ -44,6 +52,7 @@ std::string reason() {
 } // namespace
 
 ImageInfo stb_read_info(const uint8_t* data, size_t size, const std::string& name) {
+    guard(data, size, name);
     int w = 0, h = 0, comp = 0;
     if (!stbi_info_from_memory(data, checked_length(size, name), &w, &h, &comp))
         fail_read(name, "its header is corrupt or truncated (" + reason() + ")");
@@ -51,6 +60,7 @@ ImageInfo stb_read_info(const uint8_t* data, size_t size, const std::string& nam
 }
 
 Pixels stb_decode(const uint8_t* data, size_t size, int channels, const std::string& name) {
+    guard(data, size, name);
     int w = 0, h = 0, comp = 0;
     std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
         stbi_load_from_memory(data, checked_length(size, name), &w, &h, &comp, channels),

@@ -477,6 +477,19 @@ private Q_SLOTS:
         const std::string missing = path("missing.png");
         QVERIFY(throws_image_error([&] { daub::read_image_file(missing); }, missing));
 
+        // A JPEG Huffman table declaring 512 codes (at most 256 exist): the
+        // stb version Debian ships would write past its table.
+        std::vector<uint8_t> jpeg = encode_jpeg(smooth_image(16, 16));
+        size_t dht = 2;
+        while (dht + 1 < jpeg.size() && !(jpeg[dht] == 0xFF && jpeg[dht + 1] == 0xC4))
+            ++dht;
+        QVERIFY(dht + 21 < jpeg.size());
+        for (size_t i = dht + 5; i < dht + 21; ++i) // the 16 counts after Tc/Th
+            jpeg[i] = 32;
+        const std::string huff = path("huffman.jpg");
+        write_bytes(huff, jpeg);
+        QVERIFY(throws_image_error([&] { daub::read_image_file(huff); }, "Huffman"));
+
         const std::vector<uint8_t> webp_stub = {'R', 'I', 'F', 'F', 100, 0,   0,  0,
                                                 'W', 'E', 'B', 'P', 'V', 'P', '8'};
         QVERIFY(throws_image_error(
