@@ -1,10 +1,9 @@
 #include "pngmetadata.h"
 
-#include "samplers.h"
+#include "metadata/image_parameters.h"
 
 #include <QBuffer>
 #include <QImageWriter>
-#include <QRegularExpression>
 #include <QStringConverter>
 #include <QtEndian>
 
@@ -12,54 +11,6 @@
 
 namespace daub {
 namespace {
-
-// ---- the text -------------------------------------------------------------
-
-QString number(double value) {
-    // As daub-cli writes it (printf "%g"): 7 -> "7", 7.5 -> "7.5".
-    return QString::number(value, 'g', 6);
-}
-
-/// Quotes a value that would break the comma-separated line (as A1111's
-/// `quote()` does, JSON-style).
-QString quote(const QString& value) {
-    if (!value.contains(u',') && !value.contains(u'\n') && !value.contains(u':'))
-        return value;
-    QString out = QStringLiteral("\"");
-    for (QChar c : value) {
-        if (c == u'"' || c == u'\\')
-            out += u'\\';
-        if (c == u'\n') {
-            out += QStringLiteral("\\n");
-            continue;
-        }
-        out += c;
-    }
-    return out + u'"';
-}
-
-QString unquote(const QString& value) {
-    if (value.size() < 2 || !value.startsWith(u'"') || !value.endsWith(u'"'))
-        return value;
-    QString out;
-    for (qsizetype i = 1; i + 1 < value.size(); ++i) {
-        QChar c = value[i];
-        if (c == u'\\' && i + 2 < value.size()) {
-            c = value[++i];
-            if (c == u'n')
-                c = u'\n';
-        }
-        out += c;
-    }
-    return out;
-}
-
-const QRegularExpression& paramPattern() {
-    // key: value, where value is "quoted" or runs to the next comma.
-    static const QRegularExpression re(
-        QStringLiteral(R"(\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$))"));
-    return re;
-}
 
 // ---- the chunks -----------------------------------------------------------
 
@@ -100,96 +51,45 @@ bool isLatin1(const QString& text) {
 } // namespace
 
 namespace a1111 {
+namespace {
+
+std::string str(const QString& s) { return s.toStdString(); }
+QString qstr(const std::string& s) { return QString::fromStdString(s); }
+
+} // namespace
 
 QString format(const GenerationParameters& p) {
-    QString text = p.prompt;
-    if (!p.negativePrompt.isEmpty())
-        text += QStringLiteral("\nNegative prompt: ") + p.negativePrompt;
-    QStringList fields;
-    fields << QStringLiteral("Steps: %1").arg(p.steps);
-    if (!p.sampler.isEmpty())
-        fields << QStringLiteral("Sampler: %1").arg(quote(samplers::a1111Name(p.sampler)));
-    fields << QStringLiteral("CFG scale: %1").arg(number(p.cfgScale));
-    fields << QStringLiteral("Seed: %1").arg(p.seed);
-    fields << QStringLiteral("Size: %1x%2").arg(p.width).arg(p.height);
-    if (!p.model.isEmpty())
-        fields << QStringLiteral("Model: %1").arg(quote(p.model));
-    if (p.denoisingStrength)
-        fields << QStringLiteral("Denoising strength: %1").arg(*p.denoisingStrength, 0, 'g', 4);
-    if (p.clipSkip > 1)
-        fields << QStringLiteral("Clip skip: %1").arg(p.clipSkip);
-    fields << QStringLiteral("Version: Daub %1").arg(QStringLiteral(DAUB_VERSION));
-    return text + u'\n' + fields.join(QStringLiteral(", "));
+    ImageParameters e;
+    e.prompt = str(p.prompt);
+    e.negative_prompt = str(p.negativePrompt);
+    e.steps = p.steps;
+    e.scheduler = str(p.sampler);
+    e.cfg_scale = p.cfgScale;
+    e.seed = p.seed;
+    e.width = p.width;
+    e.height = p.height;
+    e.model = str(p.model);
+    e.clip_skip = p.clipSkip;
+    e.denoising_strength = p.denoisingStrength;
+    return qstr(format_parameters_text(e));
 }
 
-std::optional<GenerationParameters> parse(const QString& input) {
-    QStringList lines = input.trimmed().split(u'\n');
-    if (lines.isEmpty())
+std::optional<GenerationParameters> parse(const QString& text) {
+    const std::optional<ImageParameters> e = parse_parameters_text(str(text));
+    if (!e)
         return std::nullopt;
-    QString last = lines.takeLast();
-    int matches = 0;
-    for (auto it = paramPattern().globalMatch(last); it.hasNext(); it.next())
-        ++matches;
-    if (matches < 3)
-        return std::nullopt;
-
     GenerationParameters p;
-    p.sampler.clear();
-    bool negative = false;
-    QStringList prompt, negativeLines;
-    for (QString line : lines) {
-        line = line.trimmed();
-        if (line.startsWith(QStringLiteral("Negative prompt:"))) {
-            negative = true;
-            line = line.mid(16).trimmed();
-        }
-        (negative ? negativeLines : prompt) << line;
-    }
-    p.prompt = prompt.join(u'\n');
-    p.negativePrompt = negativeLines.join(u'\n');
-
-    QString sampler, scheduleType;
-    bool anyKnown = false;
-    for (auto it = paramPattern().globalMatch(last); it.hasNext();) {
-        const auto m = it.next();
-        const QString key = m.captured(1).trimmed();
-        const QString value = unquote(m.captured(2).trimmed());
-        bool ok = true;
-        if (key == u"Steps")
-            p.steps = value.toInt(&ok);
-        else if (key == u"Sampler")
-            sampler = value;
-        else if (key == u"Schedule type")
-            scheduleType = value;
-        else if (key == u"CFG scale")
-            p.cfgScale = value.toDouble(&ok);
-        else if (key == u"Seed")
-            p.seed = value.toLongLong(&ok);
-        else if (key == u"Size") {
-            const auto wh = value.split(u'x');
-            ok = wh.size() == 2;
-            if (ok) {
-                bool okW = false, okH = false;
-                p.width = wh[0].toInt(&okW);
-                p.height = wh[1].toInt(&okH);
-                ok = okW && okH;
-            }
-        } else if (key == u"Model")
-            p.model = value;
-        else if (key == u"Denoising strength")
-            p.denoisingStrength = value.toDouble(&ok);
-        else if (key == u"Clip skip")
-            p.clipSkip = value.toInt(&ok);
-        else
-            continue;
-        if (!ok)
-            return std::nullopt;
-        anyKnown = true;
-    }
-    if (!anyKnown)
-        return std::nullopt;
-    if (!sampler.isEmpty())
-        p.sampler = samplers::fromA1111(sampler, scheduleType);
+    p.prompt = qstr(e->prompt);
+    p.negativePrompt = qstr(e->negative_prompt);
+    p.steps = e->steps;
+    p.sampler = qstr(e->scheduler);
+    p.cfgScale = e->cfg_scale;
+    p.seed = e->seed;
+    p.width = e->width;
+    p.height = e->height;
+    p.model = qstr(e->model);
+    p.clipSkip = e->clip_skip;
+    p.denoisingStrength = e->denoising_strength;
     return p;
 }
 

@@ -6,6 +6,9 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libtorch-dev nlohmann-json3-dev libstb-dev libpng-dev libwebp-dev
+  # Debian's libtorch calls the system BLAS; without this it gets the
+  # reference BLAS and CPU matrix products run about half as fast.
+  libopenblas0-openmp
   qt6-base-dev qt6-declarative-dev qt6-declarative-dev-tools qcoro-qt6-dev
   qt6-image-formats-plugins
   qml6-module-qtqml qml6-module-qtqml-models qml6-module-qtqml-workerscript

@@ -23,8 +23,8 @@ at::Tensor timestep_embedding(const at::Tensor& timesteps, int64_t dim, bool fli
 }
 
 TimestepEmbeddingImpl::TimestepEmbeddingImpl(int64_t in_channels, int64_t time_embed_dim) {
-    linear_1 = register_module("linear_1", torch::nn::Linear(in_channels, time_embed_dim));
-    linear_2 = register_module("linear_2", torch::nn::Linear(time_embed_dim, time_embed_dim));
+    linear_1 = register_module("linear_1", nn::Linear(in_channels, time_embed_dim));
+    linear_2 = register_module("linear_2", nn::Linear(time_embed_dim, time_embed_dim));
 }
 
 at::Tensor TimestepEmbeddingImpl::forward(const at::Tensor& x) {

@@ -6,7 +6,7 @@
 
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
-#include <torch/nn/modules/linear.h>
+#include "core/layers.h"
 #include <torch/nn/pimpl.h>
 
 namespace daub {
@@ -24,7 +24,7 @@ public:
     TimestepEmbeddingImpl(int64_t in_channels, int64_t time_embed_dim);
     at::Tensor forward(const at::Tensor& x);
 
-    torch::nn::Linear linear_1{nullptr}, linear_2{nullptr};
+    nn::Linear linear_1{nullptr}, linear_2{nullptr};
 };
 TORCH_MODULE(TimestepEmbedding);
 

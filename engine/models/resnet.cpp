@@ -10,15 +10,14 @@ ResnetBlock2DImpl::ResnetBlock2DImpl(const ResnetBlock2DConfig& config) : config
     if (config_.out_channels == 0)
         config_.out_channels = config_.in_channels;
     const int64_t cin = config_.in_channels, cout = config_.out_channels;
-    using namespace torch::nn;
-    norm1 = register_module("norm1", GroupNorm(GroupNormOptions(config_.groups, cin).eps(config_.eps)));
-    conv1 = register_module("conv1", Conv2d(Conv2dOptions(cin, cout, 3).padding(1)));
+    norm1 = register_module("norm1", nn::GroupNorm(config_.groups, cin, config_.eps));
+    conv1 = register_module("conv1", nn::Conv2d(cin, cout, 3, 1, 1));
     if (config_.temb_channels > 0)
-        time_emb_proj = register_module("time_emb_proj", Linear(config_.temb_channels, cout));
-    norm2 = register_module("norm2", GroupNorm(GroupNormOptions(config_.groups, cout).eps(config_.eps)));
-    conv2 = register_module("conv2", Conv2d(Conv2dOptions(cout, cout, 3).padding(1)));
+        time_emb_proj = register_module("time_emb_proj", nn::Linear(config_.temb_channels, cout));
+    norm2 = register_module("norm2", nn::GroupNorm(config_.groups, cout, config_.eps));
+    conv2 = register_module("conv2", nn::Conv2d(cout, cout, 3, 1, 1));
     if (cin != cout)
-        conv_shortcut = register_module("conv_shortcut", Conv2d(Conv2dOptions(cin, cout, 1)));
+        conv_shortcut = register_module("conv_shortcut", nn::Conv2d(cin, cout, 1));
 }
 
 at::Tensor ResnetBlock2DImpl::forward(const at::Tensor& x, const at::Tensor& temb) {
@@ -35,7 +34,7 @@ at::Tensor ResnetBlock2DImpl::forward(const at::Tensor& x, const at::Tensor& tem
 
 Downsample2DImpl::Downsample2DImpl(int64_t channels, int64_t padding) : padding_(padding) {
     conv = register_module(
-        "conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, channels, 3).stride(2).padding(padding)));
+        "conv", nn::Conv2d(channels, channels, 3, 2, padding));
 }
 
 at::Tensor Downsample2DImpl::forward(const at::Tensor& x) {
@@ -46,7 +45,7 @@ at::Tensor Downsample2DImpl::forward(const at::Tensor& x) {
 
 Upsample2DImpl::Upsample2DImpl(int64_t channels) {
     conv = register_module("conv",
-                           torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, channels, 3).padding(1)));
+                           nn::Conv2d(channels, channels, 3, 1, 1));
 }
 
 at::Tensor Upsample2DImpl::forward(const at::Tensor& x, std::optional<std::array<int64_t, 2>> size) {

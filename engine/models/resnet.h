@@ -6,9 +6,7 @@
 #pragma once
 
 #include <torch/nn/module.h>
-#include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/linear.h>
-#include <torch/nn/modules/normalization.h>
+#include "core/layers.h"
 
 #include <optional>
 
@@ -31,9 +29,9 @@ public:
 
 private:
     ResnetBlock2DConfig config_;
-    torch::nn::GroupNorm norm1{nullptr}, norm2{nullptr};
-    torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv_shortcut{nullptr};
-    torch::nn::Linear time_emb_proj{nullptr};
+    nn::GroupNorm norm1{nullptr}, norm2{nullptr};
+    nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv_shortcut{nullptr};
+    nn::Linear time_emb_proj{nullptr};
 };
 TORCH_MODULE(ResnetBlock2D);
 
@@ -46,7 +44,7 @@ public:
 
 private:
     int64_t padding_;
-    torch::nn::Conv2d conv{nullptr};
+    nn::Conv2d conv{nullptr};
 };
 TORCH_MODULE(Downsample2D);
 
@@ -57,7 +55,7 @@ public:
     at::Tensor forward(const at::Tensor& x, std::optional<std::array<int64_t, 2>> size = {});
 
 private:
-    torch::nn::Conv2d conv{nullptr};
+    nn::Conv2d conv{nullptr};
 };
 TORCH_MODULE(Upsample2D);
 

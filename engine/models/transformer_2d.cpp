@@ -13,13 +13,11 @@ namespace F = torch::nn::functional;
 CrossAttentionImpl::CrossAttentionImpl(int64_t query_dim, int64_t context_dim, int64_t heads,
                                        int64_t head_dim)
     : heads_(heads) {
-    using torch::nn::Linear;
-    using torch::nn::LinearOptions;
     const int64_t inner = heads * head_dim;
-    to_q = register_module("to_q", Linear(LinearOptions(query_dim, inner).bias(false)));
-    to_k = register_module("to_k", Linear(LinearOptions(context_dim, inner).bias(false)));
-    to_v = register_module("to_v", Linear(LinearOptions(context_dim, inner).bias(false)));
-    out_proj_ = Linear(inner, query_dim);
+    to_q = register_module("to_q", nn::Linear(query_dim, inner, /*bias=*/false));
+    to_k = register_module("to_k", nn::Linear(context_dim, inner, /*bias=*/false));
+    to_v = register_module("to_v", nn::Linear(context_dim, inner, /*bias=*/false));
+    out_proj_ = nn::Linear(inner, query_dim);
     to_out = register_module("to_out", torch::nn::ModuleList(out_proj_));
 }
 
@@ -35,7 +33,7 @@ at::Tensor CrossAttentionImpl::forward(const at::Tensor& x, const at::Tensor& co
 // ---- FeedForward ------------------------------------------------------------
 
 GegluImpl::GegluImpl(int64_t dim_in, int64_t dim_out) {
-    proj = register_module("proj", torch::nn::Linear(dim_in, dim_out * 2));
+    proj = register_module("proj", nn::Linear(dim_in, dim_out * 2));
 }
 
 at::Tensor GegluImpl::forward(const at::Tensor& x) {
@@ -46,7 +44,7 @@ at::Tensor GegluImpl::forward(const at::Tensor& x) {
 FeedForwardImpl::FeedForwardImpl(int64_t dim) {
     const int64_t inner = dim * 4;
     geglu_ = Geglu(dim, inner);
-    out_ = torch::nn::Linear(inner, dim);
+    out_ = nn::Linear(inner, dim);
     // net.1 is diffusers' Dropout: no weights, identity at inference.
     net = register_module("net", torch::nn::ModuleList(geglu_, torch::nn::Identity(), out_));
 }
@@ -59,13 +57,11 @@ at::Tensor FeedForwardImpl::forward(const at::Tensor& x) {
 
 BasicTransformerBlockImpl::BasicTransformerBlockImpl(int64_t dim, int64_t heads, int64_t head_dim,
                                                      int64_t cross_attention_dim) {
-    using torch::nn::LayerNorm;
-    using torch::nn::LayerNormOptions;
-    norm1 = register_module("norm1", LayerNorm(LayerNormOptions({dim}).eps(1e-5)));
+    norm1 = register_module("norm1", nn::LayerNorm(dim, 1e-5));
     attn1 = register_module("attn1", CrossAttention(dim, dim, heads, head_dim));
-    norm2 = register_module("norm2", LayerNorm(LayerNormOptions({dim}).eps(1e-5)));
+    norm2 = register_module("norm2", nn::LayerNorm(dim, 1e-5));
     attn2 = register_module("attn2", CrossAttention(dim, cross_attention_dim, heads, head_dim));
-    norm3 = register_module("norm3", LayerNorm(LayerNormOptions({dim}).eps(1e-5)));
+    norm3 = register_module("norm3", nn::LayerNorm(dim, 1e-5));
     ff = register_module("ff", FeedForward(dim));
 }
 
@@ -83,20 +79,20 @@ Transformer2DModelImpl::Transformer2DModelImpl(const Transformer2DConfig& config
     const int64_t head_dim = config_.head_dim > 0 ? config_.head_dim : c / config_.heads;
     inner_dim_ = config_.heads * head_dim;
     using namespace torch::nn;
-    norm = register_module("norm", GroupNorm(GroupNormOptions(config_.groups, c).eps(1e-6)));
+    norm = register_module("norm", nn::GroupNorm(config_.groups, c, 1e-6));
     if (config_.use_linear_projection)
-        proj_in_linear_ = register_module("proj_in", Linear(c, inner_dim_));
+        proj_in_linear_ = register_module("proj_in", nn::Linear(c, inner_dim_));
     else
-        proj_in_conv_ = register_module("proj_in", Conv2d(Conv2dOptions(c, inner_dim_, 1)));
+        proj_in_conv_ = register_module("proj_in", nn::Conv2d(c, inner_dim_, 1));
     transformer_blocks = register_module("transformer_blocks", ModuleList());
     for (int64_t i = 0; i < config_.layers; ++i) {
         blocks_.emplace_back(inner_dim_, config_.heads, head_dim, config_.cross_attention_dim);
         transformer_blocks->push_back(blocks_.back());
     }
     if (config_.use_linear_projection)
-        proj_out_linear_ = register_module("proj_out", Linear(inner_dim_, c));
+        proj_out_linear_ = register_module("proj_out", nn::Linear(inner_dim_, c));
     else
-        proj_out_conv_ = register_module("proj_out", Conv2d(Conv2dOptions(inner_dim_, c, 1)));
+        proj_out_conv_ = register_module("proj_out", nn::Conv2d(inner_dim_, c, 1));
 }
 
 at::Tensor Transformer2DModelImpl::project_in(const at::Tensor& tokens) {

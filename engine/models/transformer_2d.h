@@ -15,9 +15,7 @@
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
-#include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/linear.h>
-#include <torch/nn/modules/normalization.h>
+#include "core/layers.h"
 #include <torch/nn/pimpl.h>
 
 #include <vector>
@@ -34,12 +32,12 @@ public:
     /// x [B, N, query_dim], context [B, M, context_dim] or undefined -> [B, N, query_dim]
     at::Tensor forward(const at::Tensor& x, const at::Tensor& context = {});
 
-    torch::nn::Linear to_q{nullptr}, to_k{nullptr}, to_v{nullptr};
+    nn::Linear to_q{nullptr}, to_k{nullptr}, to_v{nullptr};
     torch::nn::ModuleList to_out{nullptr}; ///< [0]: the output Linear
 
 private:
     int64_t heads_;
-    torch::nn::Linear out_proj_{nullptr}; ///< to_out[0], typed
+    nn::Linear out_proj_{nullptr}; ///< to_out[0], typed
 };
 TORCH_MODULE(CrossAttention);
 
@@ -49,7 +47,7 @@ public:
     GegluImpl(int64_t dim_in, int64_t dim_out);
     at::Tensor forward(const at::Tensor& x); // [.., dim_in] -> [.., dim_out]
 
-    torch::nn::Linear proj{nullptr};
+    nn::Linear proj{nullptr};
 };
 TORCH_MODULE(Geglu);
 
@@ -64,7 +62,7 @@ public:
 
 private:
     Geglu geglu_{nullptr};
-    torch::nn::Linear out_{nullptr};
+    nn::Linear out_{nullptr};
 };
 TORCH_MODULE(FeedForward);
 
@@ -77,7 +75,7 @@ public:
     /// x [B, N, dim], context [B, M, cross_attention_dim] -> [B, N, dim]
     at::Tensor forward(const at::Tensor& x, const at::Tensor& context);
 
-    torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr}, norm3{nullptr};
+    nn::LayerNorm norm1{nullptr}, norm2{nullptr}, norm3{nullptr};
     CrossAttention attn1{nullptr}, attn2{nullptr};
     FeedForward ff{nullptr};
 };
@@ -101,7 +99,7 @@ public:
     /// x [B, C, H, W], context [B, M, cross_attention_dim] -> [B, C, H, W]
     at::Tensor forward(const at::Tensor& x, const at::Tensor& context);
 
-    torch::nn::GroupNorm norm{nullptr};
+    nn::GroupNorm norm{nullptr};
     torch::nn::ModuleList transformer_blocks{nullptr};
 
 private:
@@ -110,8 +108,8 @@ private:
     // Exactly one pair is registered (as proj_in / proj_out), per
     // use_linear_projection. A 1×1 convolution on [B, C, H, W] is a Linear on
     // the [B, H*W, C] tokens, so both run as a matmul on the tokens.
-    torch::nn::Linear proj_in_linear_{nullptr}, proj_out_linear_{nullptr};
-    torch::nn::Conv2d proj_in_conv_{nullptr}, proj_out_conv_{nullptr};
+    nn::Linear proj_in_linear_{nullptr}, proj_out_linear_{nullptr};
+    nn::Conv2d proj_in_conv_{nullptr}, proj_out_conv_{nullptr};
     std::vector<BasicTransformerBlock> blocks_;
 
     at::Tensor project_in(const at::Tensor& tokens);

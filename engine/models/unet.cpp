@@ -12,13 +12,12 @@ namespace daub {
 
 UNet2DConditionModelImpl::UNet2DConditionModelImpl(const UNetConfig& config) : config_(config) {
     config_.validate();
-    using namespace torch::nn;
+    using torch::nn::ModuleList;
     const int64_t c0 = config_.block_out_channels.front();
     const int64_t temb = config_.time_embed_dim();
 
-    conv_in = register_module("conv_in",
-                              Conv2d(Conv2dOptions(config_.in_channels, c0, config_.conv_in_kernel)
-                                         .padding((config_.conv_in_kernel - 1) / 2)));
+    conv_in = register_module("conv_in", nn::Conv2d(config_.in_channels, c0, config_.conv_in_kernel, 1,
+                                                    (config_.conv_in_kernel - 1) / 2));
     time_embedding = register_module("time_embedding", TimestepEmbedding(c0, temb));
     if (config_.text_time_embedding)
         add_embedding =
@@ -37,12 +36,10 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const UNetConfig& config) : c
         up_blocks->push_back(up_.back());
     }
 
-    conv_norm_out = register_module(
-        "conv_norm_out",
-        GroupNorm(GroupNormOptions(config_.norm_num_groups, c0).eps(config_.norm_eps)));
-    conv_out = register_module(
-        "conv_out", Conv2d(Conv2dOptions(c0, config_.out_channels, config_.conv_out_kernel)
-                               .padding((config_.conv_out_kernel - 1) / 2)));
+    conv_norm_out =
+        register_module("conv_norm_out", nn::GroupNorm(config_.norm_num_groups, c0, config_.norm_eps));
+    conv_out = register_module("conv_out", nn::Conv2d(c0, config_.out_channels, config_.conv_out_kernel, 1,
+                                                      (config_.conv_out_kernel - 1) / 2));
 }
 
 at::Tensor UNet2DConditionModelImpl::embed_time(const at::Tensor& timestep, int64_t batch,

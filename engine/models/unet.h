@@ -21,8 +21,7 @@
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
-#include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/normalization.h>
+#include "core/layers.h"
 #include <torch/nn/pimpl.h>
 
 #include <string>
@@ -50,12 +49,12 @@ public:
 
     const UNetConfig& config() const { return config_; }
 
-    torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
+    nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
     TimestepEmbedding time_embedding{nullptr};
     TimestepEmbedding add_embedding{nullptr}; ///< SDXL only
     torch::nn::ModuleList down_blocks{nullptr}, up_blocks{nullptr};
     UNetMidBlock mid_block{nullptr};
-    torch::nn::GroupNorm conv_norm_out{nullptr};
+    nn::GroupNorm conv_norm_out{nullptr};
 
 private:
     UNetConfig config_;

@@ -91,10 +91,10 @@ AutoencoderKLImpl::AutoencoderKLImpl(const VaeConfig& config) : config_(config) 
     decoder = register_module("decoder", VaeDecoder(config_));
     if (config_.use_quant_conv)
         quant_conv =
-            register_module("quant_conv", Conv2d(Conv2dOptions(2 * latent, 2 * latent, 1)));
+            register_module("quant_conv", nn::Conv2d(2 * latent, 2 * latent, 1));
     if (config_.use_post_quant_conv)
         post_quant_conv =
-            register_module("post_quant_conv", Conv2d(Conv2dOptions(latent, latent, 1)));
+            register_module("post_quant_conv", nn::Conv2d(latent, latent, 1));
 }
 
 at::Tensor AutoencoderKLImpl::encode_moments(const at::Tensor& image) {

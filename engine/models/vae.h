@@ -19,7 +19,7 @@
 #include "models/vae_encoder.h"
 
 #include <torch/nn/module.h>
-#include <torch/nn/modules/conv.h>
+#include "core/layers.h"
 
 #include <string>
 
@@ -70,7 +70,7 @@ private:
     VaeConfig config_;
     VaeEncoder encoder{nullptr};
     VaeDecoder decoder{nullptr};
-    torch::nn::Conv2d quant_conv{nullptr}, post_quant_conv{nullptr};
+    nn::Conv2d quant_conv{nullptr}, post_quant_conv{nullptr};
 };
 TORCH_MODULE(AutoencoderKL);
 

@@ -17,11 +17,11 @@ constexpr int64_t kQueryChunk = 4096;
 VaeAttentionImpl::VaeAttentionImpl(int64_t channels, int64_t groups, double eps) {
     using namespace torch::nn;
     group_norm =
-        register_module("group_norm", GroupNorm(GroupNormOptions(groups, channels).eps(eps)));
-    to_q = register_module("to_q", Linear(channels, channels));
-    to_k = register_module("to_k", Linear(channels, channels));
-    to_v = register_module("to_v", Linear(channels, channels));
-    out_proj = Linear(channels, channels);
+        register_module("group_norm", nn::GroupNorm(groups, channels, eps));
+    to_q = register_module("to_q", nn::Linear(channels, channels));
+    to_k = register_module("to_k", nn::Linear(channels, channels));
+    to_v = register_module("to_v", nn::Linear(channels, channels));
+    out_proj = nn::Linear(channels, channels);
     to_out = register_module("to_out", ModuleList(out_proj)); // to_out.0 (to_out.1 is dropout)
 }
 

@@ -7,8 +7,7 @@
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
-#include <torch/nn/modules/linear.h>
-#include <torch/nn/modules/normalization.h>
+#include "core/layers.h"
 
 namespace daub {
 
@@ -19,8 +18,8 @@ public:
     at::Tensor forward(const at::Tensor& x);
 
 private:
-    torch::nn::GroupNorm group_norm{nullptr};
-    torch::nn::Linear to_q{nullptr}, to_k{nullptr}, to_v{nullptr}, out_proj{nullptr};
+    nn::GroupNorm group_norm{nullptr};
+    nn::Linear to_q{nullptr}, to_k{nullptr}, to_v{nullptr}, out_proj{nullptr};
     torch::nn::ModuleList to_out{nullptr};
 };
 TORCH_MODULE(VaeAttention);

@@ -9,7 +9,7 @@ VaeDecoderImpl::VaeDecoderImpl(const VaeConfig& config) {
     const std::vector<int64_t> widths(config.block_out_channels.rbegin(),
                                       config.block_out_channels.rend());
     conv_in = register_module(
-        "conv_in", Conv2d(Conv2dOptions(config.latent_channels, widths.front(), 3).padding(1)));
+        "conv_in", nn::Conv2d(config.latent_channels, widths.front(), 3, 1, 1));
     mid_block = register_module("mid_block", VaeMidBlock(widths.front(), config.norm_num_groups,
                                                          config.mid_block_add_attention));
     up_blocks = register_module("up_blocks", ModuleList());
@@ -26,9 +26,9 @@ VaeDecoderImpl::VaeDecoderImpl(const VaeConfig& config) {
         channels = widths[i];
     }
     conv_norm_out = register_module(
-        "conv_norm_out", GroupNorm(GroupNormOptions(config.norm_num_groups, channels).eps(1e-6)));
+        "conv_norm_out", nn::GroupNorm(config.norm_num_groups, channels, 1e-6));
     conv_out = register_module("conv_out",
-                               Conv2d(Conv2dOptions(channels, config.out_channels, 3).padding(1)));
+                               nn::Conv2d(channels, config.out_channels, 3, 1, 1));
 }
 
 at::Tensor VaeDecoderImpl::forward(const at::Tensor& z) {

@@ -10,8 +10,7 @@
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
-#include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/normalization.h>
+#include "core/layers.h"
 
 #include <vector>
 
@@ -26,11 +25,11 @@ public:
     at::TensorOptions weight_options() const;
 
 private:
-    torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
+    nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
     VaeMidBlock mid_block{nullptr};
     std::vector<VaeUpBlock> blocks_;
     torch::nn::ModuleList up_blocks{nullptr};
-    torch::nn::GroupNorm conv_norm_out{nullptr};
+    nn::GroupNorm conv_norm_out{nullptr};
 };
 TORCH_MODULE(VaeDecoder);
 

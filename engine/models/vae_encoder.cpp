@@ -8,7 +8,7 @@ VaeEncoderImpl::VaeEncoderImpl(const VaeConfig& config) {
     using namespace torch::nn;
     const auto& widths = config.block_out_channels;
     conv_in = register_module(
-        "conv_in", Conv2d(Conv2dOptions(config.in_channels, widths.front(), 3).padding(1)));
+        "conv_in", nn::Conv2d(config.in_channels, widths.front(), 3, 1, 1));
     down_blocks = register_module("down_blocks", ModuleList());
     int64_t channels = widths.front();
     for (size_t i = 0; i < widths.size(); ++i) {
@@ -25,9 +25,9 @@ VaeEncoderImpl::VaeEncoderImpl(const VaeConfig& config) {
     mid_block = register_module(
         "mid_block", VaeMidBlock(channels, config.norm_num_groups, config.mid_block_add_attention));
     conv_norm_out = register_module(
-        "conv_norm_out", GroupNorm(GroupNormOptions(config.norm_num_groups, channels).eps(1e-6)));
+        "conv_norm_out", nn::GroupNorm(config.norm_num_groups, channels, 1e-6));
     conv_out = register_module(
-        "conv_out", Conv2d(Conv2dOptions(channels, 2 * config.latent_channels, 3).padding(1)));
+        "conv_out", nn::Conv2d(channels, 2 * config.latent_channels, 3, 1, 1));
 }
 
 at::Tensor VaeEncoderImpl::forward(const at::Tensor& image) {

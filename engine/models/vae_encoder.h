@@ -9,8 +9,7 @@
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
-#include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/normalization.h>
+#include "core/layers.h"
 
 #include <vector>
 
@@ -23,11 +22,11 @@ public:
     at::Tensor forward(const at::Tensor& image);
 
 private:
-    torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
+    nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
     std::vector<VaeDownBlock> blocks_;
     torch::nn::ModuleList down_blocks{nullptr};
     VaeMidBlock mid_block{nullptr};
-    torch::nn::GroupNorm conv_norm_out{nullptr};
+    nn::GroupNorm conv_norm_out{nullptr};
 };
 TORCH_MODULE(VaeEncoder);
 

@@ -65,7 +65,10 @@ struct GenerationRequest {
 };
 
 struct Progress {
-    int step = 0;  ///< steps done, 1..total
+    /// Denoising steps done, 1..total; total = the steps that run
+    /// (GenerationResult::steps_run). Called once per model evaluation, so
+    /// PNDM's warm-up and Heun's second evaluation repeat a step number.
+    int step = 0;
     int total = 0;
     const at::Tensor* latents = nullptr; ///< current latents (valid during the call)
     double elapsed_ms = 0;

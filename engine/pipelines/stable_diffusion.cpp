@@ -11,6 +11,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include <chrono>
 #include <cmath>
 
@@ -50,11 +52,13 @@ UNetAddedCond added_cond(const Components& c, const TextConditioning& text, int 
 }
 
 /// The denoising loop shared by both pipelines: `timesteps` from the
-/// scheduler's begin index on.
+/// scheduler's begin index on; `steps` is how many denoising steps they
+/// make (fewer than timesteps for PNDM and Heun).
 at::Tensor denoise(const Components& c, Scheduler& scheduler, at::Tensor latents,
                    const TextConditioning& text, const UNetAddedCond& cond,
                    const ResolvedRequest& r, NoiseSource& noise, const ProgressFn& progress,
-                   const CancelToken* cancel, Timings& timings, Clock::time_point t_start) {
+                   const CancelToken* cancel, Timings& timings, Clock::time_point t_start,
+                   int steps) {
     const std::vector<double>& all = scheduler.timestep_values();
     const std::vector<double> timesteps(all.begin() + scheduler.begin_index().value_or(0), all.end());
     const float g = r.request->guidance_scale;
@@ -82,8 +86,10 @@ at::Tensor denoise(const Components& c, Scheduler& scheduler, at::Tensor latents
         timings.step_ms.push_back(ms_since(t_step));
         if (progress) {
             Progress p;
-            p.step = i + 1;
-            p.total = total;
+            // In denoising steps, not model evaluations: PNDM's warm-up and
+            // Heun's second evaluation fall inside a step.
+            p.step = std::clamp(((i + 1) * steps + total / 2) / total, 1, steps);
+            p.total = steps;
             p.latents = &latents;
             p.elapsed_ms = ms_since(t_start);
             progress(p);
@@ -150,7 +156,7 @@ GenerationResult Txt2Img::run(const ResolvedRequest& r, NoiseSource& noise,
     // 4. Denoise.
     UNetAddedCond cond = added_cond(c, text, r.height, r.width, r.height, r.width);
     latents = denoise(c, *scheduler, latents, text, cond, r, noise, progress, cancel, timings,
-                      t_start);
+                      t_start, r.request->steps);
 
     // 5. Decode.
     Image image = decode_latents(c, latents, timings);
@@ -219,7 +225,7 @@ GenerationResult Img2Img::run(const ResolvedRequest& r, NoiseSource& noise,
     // 5. Denoise.
     UNetAddedCond cond = added_cond(c, text, init.height, init.width, r.height, r.width);
     latents = denoise(c, *scheduler, latents, text, cond, r, noise, progress, cancel, timings,
-                      t_start);
+                      t_start, kept);
 
     // 6. Decode.
     Image image = decode_latents(c, latents, timings);

@@ -10,10 +10,10 @@ namespace daub {
 
 ClipAttentionImpl::ClipAttentionImpl(const ClipTextConfig& config) : config_(config) {
     const int64_t c = config.hidden_size;
-    q_proj = register_module("q_proj", torch::nn::Linear(c, c));
-    k_proj = register_module("k_proj", torch::nn::Linear(c, c));
-    v_proj = register_module("v_proj", torch::nn::Linear(c, c));
-    out_proj = register_module("out_proj", torch::nn::Linear(c, c));
+    q_proj = register_module("q_proj", nn::Linear(c, c));
+    k_proj = register_module("k_proj", nn::Linear(c, c));
+    v_proj = register_module("v_proj", nn::Linear(c, c));
+    out_proj = register_module("out_proj", nn::Linear(c, c));
 }
 
 at::Tensor causal_self_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {

@@ -6,7 +6,7 @@
 
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
-#include <torch/nn/modules/linear.h>
+#include "core/layers.h"
 #include <torch/nn/pimpl.h>
 
 namespace daub {
@@ -18,7 +18,7 @@ public:
     /// x [B, T, C] -> [B, T, C]; token t attends to tokens 0..t.
     at::Tensor forward(const at::Tensor& x);
 
-    torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};
+    nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};
 
 private:
     ClipTextConfig config_;

@@ -4,17 +4,11 @@
 
 namespace daub {
 
-namespace {
-torch::nn::LayerNormOptions layer_norm_options(const ClipTextConfig& config) {
-    return torch::nn::LayerNormOptions({config.hidden_size}).eps(config.layer_norm_eps);
-}
-} // namespace
-
 ClipEncoderLayerImpl::ClipEncoderLayerImpl(const ClipTextConfig& config) {
     self_attn = register_module("self_attn", ClipAttention(config));
-    layer_norm1 = register_module("layer_norm1", torch::nn::LayerNorm(layer_norm_options(config)));
+    layer_norm1 = register_module("layer_norm1", nn::LayerNorm(config.hidden_size, config.layer_norm_eps));
     mlp = register_module("mlp", ClipMlp(config));
-    layer_norm2 = register_module("layer_norm2", torch::nn::LayerNorm(layer_norm_options(config)));
+    layer_norm2 = register_module("layer_norm2", nn::LayerNorm(config.hidden_size, config.layer_norm_eps));
 }
 
 at::Tensor ClipEncoderLayerImpl::forward(const at::Tensor& x) {

@@ -8,7 +8,7 @@
 
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
-#include <torch/nn/modules/normalization.h>
+#include "core/layers.h"
 #include <torch/nn/pimpl.h>
 
 namespace daub {
@@ -21,9 +21,9 @@ public:
     at::Tensor forward(const at::Tensor& x);
 
     ClipAttention self_attn{nullptr};
-    torch::nn::LayerNorm layer_norm1{nullptr};
+    nn::LayerNorm layer_norm1{nullptr};
     ClipMlp mlp{nullptr};
-    torch::nn::LayerNorm layer_norm2{nullptr};
+    nn::LayerNorm layer_norm2{nullptr};
 };
 TORCH_MODULE(ClipEncoderLayer);
 

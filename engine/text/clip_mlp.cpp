@@ -5,8 +5,8 @@
 namespace daub {
 
 ClipMlpImpl::ClipMlpImpl(const ClipTextConfig& config) : activation_(config.hidden_act) {
-    fc1 = register_module("fc1", torch::nn::Linear(config.hidden_size, config.intermediate_size));
-    fc2 = register_module("fc2", torch::nn::Linear(config.intermediate_size, config.hidden_size));
+    fc1 = register_module("fc1", nn::Linear(config.hidden_size, config.intermediate_size));
+    fc2 = register_module("fc2", nn::Linear(config.intermediate_size, config.hidden_size));
 }
 
 at::Tensor ClipMlpImpl::forward(const at::Tensor& x) {

@@ -6,7 +6,7 @@
 
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
-#include <torch/nn/modules/linear.h>
+#include "core/layers.h"
 #include <torch/nn/pimpl.h>
 
 namespace daub {
@@ -18,7 +18,7 @@ public:
     /// x [B, T, C] -> [B, T, C].
     at::Tensor forward(const at::Tensor& x);
 
-    torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+    nn::Linear fc1{nullptr}, fc2{nullptr};
 
 private:
     ClipActivation activation_;

@@ -6,10 +6,10 @@ namespace daub {
 
 ClipTextEmbeddingsImpl::ClipTextEmbeddingsImpl(const ClipTextConfig& config) {
     token_embedding = register_module("token_embedding",
-                                      torch::nn::Embedding(config.vocab_size, config.hidden_size));
+                                      nn::Embedding(config.vocab_size, config.hidden_size));
     position_embedding =
         register_module("position_embedding",
-                        torch::nn::Embedding(config.max_position_embeddings, config.hidden_size));
+                        nn::Embedding(config.max_position_embeddings, config.hidden_size));
 }
 
 at::Tensor ClipTextEmbeddingsImpl::forward(const at::Tensor& input_ids) {

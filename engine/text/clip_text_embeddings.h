@@ -6,7 +6,7 @@
 
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
-#include <torch/nn/modules/embedding.h>
+#include "core/layers.h"
 #include <torch/nn/pimpl.h>
 
 namespace daub {
@@ -18,8 +18,8 @@ public:
     /// input_ids [B, T] (int64, T <= max_position_embeddings) -> [B, T, C].
     at::Tensor forward(const at::Tensor& input_ids);
 
-    torch::nn::Embedding token_embedding{nullptr};
-    torch::nn::Embedding position_embedding{nullptr};
+    nn::Embedding token_embedding{nullptr};
+    nn::Embedding position_embedding{nullptr};
 };
 TORCH_MODULE(ClipTextEmbeddings);
 

@@ -15,8 +15,7 @@ ClipTextModelImpl::ClipTextModelImpl(const ClipTextConfig& config) : config_(con
     if (config.with_projection)
         text_projection = register_module(
             "text_projection",
-            torch::nn::Linear(
-                torch::nn::LinearOptions(config.hidden_size, config.projection_dim).bias(false)));
+            nn::Linear(config.hidden_size, config.projection_dim, /*bias=*/false));
 }
 
 ClipTextOutput ClipTextModelImpl::forward(const at::Tensor& input_ids,

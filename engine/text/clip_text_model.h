@@ -17,7 +17,7 @@
 
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
-#include <torch/nn/modules/linear.h>
+#include "core/layers.h"
 #include <torch/nn/pimpl.h>
 
 #include <string>
@@ -38,7 +38,7 @@ public:
     const ClipTextConfig& config() const { return config_; }
 
     ClipTextTransformer text_model{nullptr};
-    torch::nn::Linear text_projection{nullptr}; ///< null unless config.with_projection
+    nn::Linear text_projection{nullptr}; ///< null unless config.with_projection
 
 private:
     ClipTextConfig config_;

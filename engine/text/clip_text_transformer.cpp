@@ -30,8 +30,7 @@ ClipTextTransformerImpl::ClipTextTransformerImpl(const ClipTextConfig& config) :
     encoder = register_module("encoder", ClipEncoder(config));
     final_layer_norm = register_module(
         "final_layer_norm",
-        torch::nn::LayerNorm(
-            torch::nn::LayerNormOptions({config.hidden_size}).eps(config.layer_norm_eps)));
+        nn::LayerNorm(config.hidden_size, config.layer_norm_eps));
 }
 
 at::Tensor ClipTextTransformerImpl::eos_positions(const at::Tensor& input_ids) const {

@@ -9,7 +9,7 @@
 
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
-#include <torch/nn/modules/normalization.h>
+#include "core/layers.h"
 #include <torch/nn/pimpl.h>
 
 #include <vector>
@@ -58,7 +58,7 @@ public:
 
     ClipTextEmbeddings embeddings{nullptr};
     ClipEncoder encoder{nullptr};
-    torch::nn::LayerNorm final_layer_norm{nullptr};
+    nn::LayerNorm final_layer_norm{nullptr};
 
 private:
     ClipTextConfig config_;

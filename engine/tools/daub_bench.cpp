@@ -20,6 +20,7 @@
 #include "core/json.h"
 #include "core/runtime.h"
 #include "core/safetensors.h"
+#include "golden_case.h"
 #include "pipelines/model_loader.h"
 #include "pipelines/stable_diffusion.h"
 
@@ -277,52 +278,20 @@ double bench_load_ms(const std::shared_ptr<Components>& c, const Placement& p, i
 // ------------------------------------------------------------ golden check
 
 int check_goldens(const Options& o, const Placement& p) {
-    const std::vector<std::string> cases = {
-        "pipe_sd15_txt2img_pndm", "pipe_sd15_txt2img_euler_a", "pipe_sd15_txt2img_nocfg",
-        "pipe_sd15_txt2img_clipskip2", "pipe_sd15_img2img_pndm", "pipe_sd15_img2img_euler_a",
-        "pipe_sd15_img2img_full_strength", "pipe_sdxl_txt2img_euler", "pipe_sdxl_txt2img_negative",
-        "pipe_sdxl_img2img_euler"};
+    const auto& cases = pipeline_golden_names();
     std::map<std::string, std::unique_ptr<StableDiffusion>> models;
     int failures = 0;
     const bool exact = p.dtype == at::kFloat;
     for (const auto& name : cases) {
-        const fs::path golden = fs::path(o.fixtures) / "golden";
-        const nlohmann::json j = read_json_file((golden / (name + ".json")).string());
-        const std::string model = j.at("model").get<std::string>();
-        if (!models.count(model))
-            models[model] = std::make_unique<StableDiffusion>(
-                fixture_components((fs::path(o.fixtures) / model).string(), p));
-        GenerationRequest req;
-        req.prompt = j.at("prompt").get<std::string>();
-        if (j.contains("negative_prompt") && !j["negative_prompt"].is_null())
-            req.negative_prompt = j["negative_prompt"].get<std::string>();
-        req.steps = j.at("num_inference_steps").get<int>();
-        req.guidance_scale = j.at("guidance_scale").get<float>();
-        req.scheduler = j.at("scheduler").get<std::string>();
-        if (j.contains("clip_skip") && !j["clip_skip"].is_null())
-            req.clip_skip = j["clip_skip"].get<int>() + 1;
-        if (j.contains("init_image")) {
-            req.init_image = read_image_file((golden / j["init_image"].get<std::string>()).string());
-            req.strength = j.at("strength").get<float>();
-            req.width = req.init_image->width;
-            req.height = req.init_image->height;
-        } else {
-            req.width = j.at("width").get<int>();
-            req.height = j.at("height").get<int>();
-        }
-        req.replay_noise_path = (golden / (name + ".safetensors")).string();
-        const GenerationResult r = models[model]->generate(req, {}, nullptr);
-        SafeTensorsFile g(req.replay_noise_path);
-        at::Tensor ours = torch::from_blob(const_cast<uint8_t*>(r.image.rgb.data()),
-                                           {r.image.height, r.image.width, 3}, torch::kUInt8)
-                              .to(torch::kDouble);
-        at::Tensor u8 = g.load("image_u8").to(torch::kDouble);
-        at::Tensor img = g.load("image").to(torch::kDouble);
-        const double max_u8 = (ours - u8).abs().max().item<double>();
-        const double rel_l2 = ((ours / 255.0 - img).norm() / img.norm()).item<double>();
-        const bool ok = exact ? max_u8 <= 2 : rel_l2 <= 2e-2;
+        const GoldenCase c = read_golden_case(o.fixtures, name);
+        if (!models.count(c.model))
+            models[c.model] = std::make_unique<StableDiffusion>(
+                fixture_components((fs::path(o.fixtures) / c.model).string(), p));
+        const GenerationResult r = models[c.model]->generate(c.request, {}, nullptr);
+        const GoldenDiff d = compare_with_golden(o.fixtures, name, r.image);
+        const bool ok = d.same_size && (exact ? d.max_u8 <= 2 : d.rel_l2 <= 2e-2);
         failures += ok ? 0 : 1;
-        std::printf("%-34s max|u8| %3.0f  rel L2 %.2e  %s\n", name.c_str(), max_u8, rel_l2,
+        std::printf("%-34s max|u8| %3d  rel L2 %.2e  %s\n", name.c_str(), d.max_u8, d.rel_l2,
                     ok ? "ok" : "FAIL");
     }
     std::printf("%s: %zu goldens on %s %s, %d failed\n", failures ? "FAIL" : "ok", cases.size(),

@@ -2,6 +2,7 @@
 // the goldens), the component sharing between the two pipelines, the
 // request checks, cancellation, and daub-cli end to end.
 #include "golden.h"
+#include "golden_case.h"
 
 #include "core/errors.h"
 #include "core/image.h"
@@ -34,44 +35,16 @@ std::shared_ptr<StableDiffusion> load_model(const std::string& model, const std:
 
 /// The request a pipe_* golden describes (its JSON), noise replayed.
 GenerationRequest request_from_golden(const std::string& name) {
-    const nlohmann::json j = read_json_file(test::fixture("golden/" + name + ".json"));
-    GenerationRequest req;
-    req.prompt = j.at("prompt").get<std::string>();
-    if (j.contains("negative_prompt") && !j["negative_prompt"].is_null())
-        req.negative_prompt = j["negative_prompt"].get<std::string>();
-    req.steps = j.at("num_inference_steps").get<int>();
-    req.guidance_scale = j.at("guidance_scale").get<float>();
-    req.scheduler = j.at("scheduler").get<std::string>();
-    if (j.contains("clip_skip") && !j["clip_skip"].is_null())
-        req.clip_skip = j["clip_skip"].get<int>() + 1; // diffusers' meaning → A1111's
-    if (j.contains("init_image")) {
-        req.init_image = read_image_file(test::fixture("golden/" + j["init_image"].get<std::string>()));
-        req.strength = j.at("strength").get<float>();
-        req.width = req.init_image->width;
-        req.height = req.init_image->height;
-    } else {
-        req.width = j.at("width").get<int>();
-        req.height = j.at("height").get<int>();
-    }
-    req.replay_noise_path = test::fixture("golden/" + name + ".safetensors");
-    return req;
+    return read_golden_case(test::fixtures_dir(), name).request;
 }
 
-/// ±2 on every u8 channel and max abs error ≤ 1e-2 on the float image.
+/// ±2 on every u8 channel of the golden's image_u8.
 void verify_image(const std::string& name, const Image& image) {
-    SafeTensorsFile g(test::fixture("golden/" + name + ".safetensors"));
-    at::Tensor golden_u8 = g.load("image_u8").to(torch::kInt);               // [H, W, 3]
-    QCOMPARE(image.height, static_cast<int>(golden_u8.size(0)));
-    QCOMPARE(image.width, static_cast<int>(golden_u8.size(1)));
-    at::Tensor ours = torch::from_blob(const_cast<uint8_t*>(image.rgb.data()),
-                                       {image.height, image.width, 3}, torch::kUInt8)
-                          .to(torch::kInt);
-    const int max_u8 = (ours - golden_u8).abs().max().item<int>();
-    const double max_f =
-        (ours.to(torch::kDouble) / 255.0 - g.load("image").to(torch::kDouble)).abs().max().item<double>();
+    const GoldenDiff d = compare_with_golden(test::fixtures_dir(), name, image);
+    QVERIFY2(d.same_size, (name + ": the image has the wrong size").c_str());
     qInfo("%s: max |u8 diff| %d (<= 2), max |image diff| %.4f (<= 1e-2 incl. u8 rounding)",
-          name.c_str(), max_u8, max_f);
-    QVERIFY2(max_u8 <= 2, (name + ": u8 differs by " + std::to_string(max_u8)).c_str());
+          name.c_str(), d.max_u8, d.max_abs);
+    QVERIFY2(d.max_u8 <= 2, (name + ": u8 differs by " + std::to_string(d.max_u8)).c_str());
 }
 
 size_t rss_kib() {
@@ -83,12 +56,16 @@ size_t rss_kib() {
     return 0;
 }
 
-const QStringList kSd15 = {"pipe_sd15_txt2img_pndm",       "pipe_sd15_txt2img_euler_a",
-                           "pipe_sd15_txt2img_nocfg",      "pipe_sd15_txt2img_clipskip2",
-                           "pipe_sd15_img2img_pndm",       "pipe_sd15_img2img_euler_a",
-                           "pipe_sd15_img2img_full_strength"};
-const QStringList kSdxl = {"pipe_sdxl_txt2img_euler", "pipe_sdxl_txt2img_negative",
-                           "pipe_sdxl_img2img_euler"};
+/// The pipe_* goldens of one family ("pipe_sd15_", "pipe_sdxl_").
+QStringList goldens(const std::string& prefix) {
+    QStringList names;
+    for (const auto& n : pipeline_golden_names())
+        if (n.rfind(prefix, 0) == 0)
+            names << QString::fromStdString(n);
+    return names;
+}
+const QStringList kSd15 = goldens("pipe_sd15_");
+const QStringList kSdxl = goldens("pipe_sdxl_");
 
 } // namespace
 
@@ -227,9 +204,13 @@ private Q_SLOTS:
             auto b = sd15_->generate(req, {}, nullptr);
             QCOMPARE(a.seed, int64_t{1234});
             QVERIFY2(a.image.rgb == b.image.rgb, name.c_str());
-            // One progress call per model evaluation (Heun: two per step but the first).
-            QCOMPARE(static_cast<int>(steps.size()), total);
+            // One progress call per model evaluation (PNDM: one more; Heun:
+            // two per step but the first), counted in the steps asked for.
+            QVERIFY(static_cast<int>(steps.size()) >= total);
+            QCOMPARE(total, 3);
+            QCOMPARE(steps.front(), 1);
             QCOMPARE(steps.back(), total);
+            QVERIFY(std::is_sorted(steps.begin(), steps.end()));
             QCOMPARE(a.steps_run, 3);
             QCOMPARE(a.scheduler, name);
         }
@@ -283,41 +264,68 @@ private Q_SLOTS:
         ModelInfo info;
         info.name = "tiny-sd15";
         const std::string text = parameters_text(req, res, info);
+        QVERIFY2(text.find("Denoising strength: 0.6, Clip skip: 2, Version: Daub ") != std::string::npos,
+                 text.c_str());
         auto p = parse_parameters_text(text);
         QVERIFY(p.has_value());
         QCOMPARE(p->prompt, req.prompt);
-        QCOMPARE(*p->negative_prompt, std::string("blurry"));
-        QCOMPARE(*p->steps, 12);
-        QCOMPARE(*p->scheduler, std::string("euler_a"));
-        QCOMPARE(*p->cfg, 6.5f);
-        QCOMPARE(*p->seed, int64_t{77});
-        QCOMPARE(*p->width, 64);
-        QCOMPARE(*p->height, 48);
-        QCOMPARE(*p->strength, 0.6f);
-        QCOMPARE(*p->clip_skip, 2);
+        QCOMPARE(p->negative_prompt, std::string("blurry"));
+        QCOMPARE(p->steps, 12);
+        QCOMPARE(p->scheduler, std::string("euler_a"));
+        QCOMPARE(p->cfg_scale, 6.5);
+        QCOMPARE(p->seed, int64_t{77});
+        QCOMPARE(p->width, 64);
+        QCOMPARE(p->height, 48);
+        QCOMPARE(*p->denoising_strength, 0.6);
+        QCOMPARE(p->clip_skip, 2);
+        QCOMPARE(p->model, std::string("tiny-sd15"));
+        ImageParameters expected = image_parameters(req, res, info);
+        expected.denoising_strength = 0.6; // the float 0.6f, written with 4 digits
+        QVERIFY(*p == expected);
         QVERIFY(!parse_parameters_text("just a caption").has_value());
     }
 
     /// daub-cli reproduces the img2img golden from the command line.
+    /// The daub-cli commands of the issues' "done when", verbatim.
+    void cli_reproduces_golden_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("golden");
+        QTest::addColumn<int>("steps_run");
+        auto f = [](const char* relative) { return QString::fromStdString(test::fixture(relative)); };
+        QTest::newRow("sd15 folder, pndm")
+            << QStringList{"--model", f("tiny-sd15"), "--init", f("golden/init_64x64.png"),
+                           "--strength", "0.6", "--steps", "10", "--cfg", "7.5", "--prompt",
+                           "a photo of a red fox in the snow", "--replay-noise",
+                           f("golden/pipe_sd15_img2img_pndm.safetensors")}
+            << QStringLiteral("pipe_sd15_img2img_pndm") << 6;
+        QTest::newRow("sdxl single file, euler")
+            << QStringList{"--model", f("tiny-sdxl.safetensors"), "--config", f("tiny-sdxl"),
+                           "--init", f("golden/init_64x64.png"), "--strength", "0.5", "--steps", "8",
+                           "--cfg", "5", "--scheduler", "euler", "--prompt",
+                           "a photo of a red fox in the snow", "--replay-noise",
+                           f("golden/pipe_sdxl_img2img_euler.safetensors")}
+            << QStringLiteral("pipe_sdxl_img2img_euler") << 4;
+    }
     void cli_reproduces_golden() {
+        QFETCH(QStringList, args);
+        QFETCH(QString, golden);
+        QFETCH(int, steps_run);
         const QString cli = QStringLiteral(DAUB_BINARY_DIR "/engine/tools/daub-cli");
         const QString out = QDir::temp().filePath("daub-cli-test.png");
         QProcess p;
-        p.start(cli, {"generate", "--model", QString::fromStdString(test::fixture("tiny-sd15")),
-                      "--init", QString::fromStdString(test::fixture("golden/init_64x64.png")),
-                      "--strength", "0.6", "--steps", "10", "--cfg", "7.5", "--prompt",
-                      "a photo of a red fox in the snow", "--negative", "", "--device", "cpu",
-                      "--replay-noise",
-                      QString::fromStdString(test::fixture("golden/pipe_sd15_img2img_pndm.safetensors")),
-                      "--out", out});
+        p.start(cli, QStringList{"generate"} + args + QStringList{"--device", "cpu", "--out", out});
         QVERIFY(p.waitForFinished(60000));
         const QByteArray stdout_ = p.readAllStandardOutput();
         QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
         const auto line = nlohmann::json::parse(stdout_.toStdString());
-        QCOMPARE(line["steps_run"].get<int>(), 6);
+        QCOMPARE(line["steps_run"].get<int>(), steps_run);
         QCOMPARE(line["width"].get<int>(), 64);
-        verify_image("pipe_sd15_img2img_pndm", read_image_file(out.toStdString()));
+        verify_image(golden.toStdString(), read_image_file(out.toStdString()));
+    }
 
+    void cli_refuses_a_missing_model() {
+        const QString cli = QStringLiteral(DAUB_BINARY_DIR "/engine/tools/daub-cli");
+        const QString out = QDir::temp().filePath("daub-cli-test.png");
         // Bad arguments: non-zero exit, one sentence.
         QProcess bad;
         bad.start(cli, {"generate", "--model", "/nonexistent", "--prompt", "x", "--out", out});

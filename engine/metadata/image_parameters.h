@@ -1,0 +1,64 @@
+// The recipe of an image as the AUTOMATIC1111 web UI writes it into a PNG's
+// `parameters` text chunk (and ComfyUI, InvokeAI and image sites read it):
+//
+//   a red fox in the snow
+//   Negative prompt: blurry
+//   Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 42, Size: 512x512, Model: sd15, Denoising strength: 0.75, Version: Daub 0.1.0
+//
+// Plain C++ (no torch, no Qt): daub-cli writes it, the app writes and reads it.
+// Numbers are written and read independently of the C locale.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace daub {
+
+/// What a parameters text records.
+struct ImageParameters {
+    std::string prompt;
+    std::string negative_prompt;
+    int steps = 20;
+    std::string scheduler; ///< Daub's name ("euler_a"); "" when unknown
+    double cfg_scale = 7.0;
+    int64_t seed = -1;
+    int width = 0;
+    int height = 0;
+    std::string model;                        ///< model name; "" when unknown
+    int clip_skip = 1;                        ///< A1111's meaning: 1 = last CLIP layer
+    std::optional<double> denoising_strength; ///< set for img2img
+
+    bool operator==(const ImageParameters&) const = default;
+};
+
+/// A Daub scheduler and the sampler label A1111 uses for it.
+struct SamplerName {
+    const char* scheduler; ///< "euler_a"
+    const char* label;     ///< "Euler a"
+};
+/// Every scheduler Daub offers, in the order a sampler picker lists them.
+const std::vector<SamplerName>& sampler_names();
+
+/// A1111's label for a Daub scheduler ("euler_a" → "Euler a"); the name
+/// itself when there is none.
+std::string sampler_label(const std::string& scheduler);
+/// Daub's scheduler for an A1111 sampler label (case-insensitive; Daub's
+/// own names are accepted too), with A1111 1.9+'s separate "Schedule type"
+/// ("DPM++ 2M" + "Karras" → "dpmpp_2m_karras"); "" when unknown.
+std::string scheduler_from_label(const std::string& label, const std::string& schedule_type = "");
+
+/// The text: prompt line(s), "Negative prompt: …" when there is one, then
+/// one line of comma-separated settings ending in "Version: Daub x.y.z".
+/// Values that would break that line (commas, colons, line breaks) are
+/// quoted JSON-style, as A1111 does.
+std::string format_parameters_text(const ImageParameters& parameters);
+
+/// Parses a parameters text written by Daub or A1111; std::nullopt when it
+/// is not one (fewer than three "Key: value" settings, no setting Daub
+/// knows, or a known setting whose value is not a number where one is due).
+/// Settings Daub does not know are ignored.
+std::optional<ImageParameters> parse_parameters_text(const std::string& text);
+
+} // namespace daub

@@ -1,0 +1,36 @@
+// The fixtures' pipeline goldens (golden/pipe_*.json + .safetensors), read
+// once for every program that checks the engine against the reference:
+// daub-bench --check-goldens and the pipeline tests.
+#pragma once
+
+#include "pipelines/pipeline.h"
+
+#include <string>
+#include <vector>
+
+namespace daub {
+
+/// The names of every pipe_* golden ("pipe_sd15_txt2img_pndm", ...).
+const std::vector<std::string>& pipeline_golden_names();
+
+struct GoldenCase {
+    std::string model;         ///< the fixture model folder it was made with ("tiny-sd15")
+    GenerationRequest request; ///< the golden's settings, its noise replayed
+};
+
+/// The request golden `name` describes, from `fixtures_dir`/golden/. CLIP
+/// skip is converted from diffusers' meaning to A1111's; img2img cases take
+/// their size from the init image.
+GoldenCase read_golden_case(const std::string& fixtures_dir, const std::string& name);
+
+/// How far an image is from golden `name`'s image_u8 / image.
+struct GoldenDiff {
+    bool same_size = false;
+    int max_u8 = 0;       ///< max |difference| of the u8 channels
+    double max_abs = 0;   ///< max |ours/255 - image|
+    double rel_l2 = 0;    ///< ||ours/255 - image|| / ||image||
+};
+GoldenDiff compare_with_golden(const std::string& fixtures_dir, const std::string& name,
+                               const Image& image);
+
+} // namespace daub
