@@ -255,6 +255,10 @@ ResultKey ChatController::keyFor(const JobSpec& spec, const QByteArray& initSha)
     return key;
 }
 
+// Every co_await in this file awaits a named object, never a temporary made
+// in the same expression: GCC 12 destroys such temporaries twice (a lambda
+// handed to QtConcurrent::run released its captured QList twice, freeing
+// the list ChatController still held; found by AddressSanitizer in test_e2e).
 QCoro::Task<> ChatController::runGenerate(qint64 id) {
     const auto specIt = m_specs.constFind(id);
     if (specIt == m_specs.cend()) {
@@ -311,7 +315,8 @@ QCoro::Task<> ChatController::runGenerate(qint64 id) {
 
     JobOutcome outcome;
     do {
-        outcome = co_await qCoro(this, &ChatController::outcomeArrived);
+        auto arrived = qCoro(this, &ChatController::outcomeArrived);
+        outcome = co_await std::move(arrived);
     } while (outcome.jobId != id);
     m_tokens.remove(id);
 
@@ -473,8 +478,8 @@ QCoro::Task<> ChatController::scanTask() {
     Q_EMIT foundModelsChanged();
     QPointer<ChatController> self(this);
     const auto places = m_places;
-    const QList<FoundModel> found =
-        co_await QtConcurrent::run([places] { return ModelFinder::find(places); });
+    QFuture<QList<FoundModel>> scan = QtConcurrent::run([places] { return ModelFinder::find(places); });
+    const QList<FoundModel> found = co_await std::move(scan);
     if (!self)
         co_return;
     m_foundModels.clear();
@@ -527,7 +532,8 @@ QCoro::Task<> ChatController::decodeInitImage(std::function<DecodedImage()> deco
     ++m_decoding;
     Q_EMIT decodingChanged();
     QPointer<ChatController> self(this);
-    const DecodedImage decoded = co_await QtConcurrent::run(std::move(decode));
+    QFuture<DecodedImage> decoding = QtConcurrent::run(std::move(decode));
+    const DecodedImage decoded = co_await std::move(decoding);
     if (!self)
         co_return;
     --m_decoding;
@@ -547,7 +553,8 @@ QCoro::Task<> ChatController::downloadInitImage(QUrl url) {
     request.setMaximumRedirectsAllowed(5);
     request.setTransferTimeout(30'000);
     QNetworkReply* reply = m_network->get(request);
-    co_await qCoro(reply, &QNetworkReply::finished);
+    auto finished = qCoro(reply, &QNetworkReply::finished);
+    co_await std::move(finished);
     reply->deleteLater();
     if (!self)
         co_return;
@@ -558,8 +565,9 @@ QCoro::Task<> ChatController::downloadInitImage(QUrl url) {
                             .arg(url.toDisplayString(), reply->errorString());
     } else {
         const QByteArray data = reply->readAll();
-        decoded = co_await QtConcurrent::run(
-            [data, name] { return ImageDecoder::decodeData(data, name); });
+        QFuture<DecodedImage> decoding =
+            QtConcurrent::run([data, name] { return ImageDecoder::decodeData(data, name); });
+        decoded = co_await std::move(decoding);
         if (!self)
             co_return;
     }

@@ -9,6 +9,9 @@
 //       img2img wrapper, and load time from a generated safetensors file.
 //   daub-bench --tiny --fixtures DIR
 //       The same measurements on the tiny fixture models (what CI runs).
+//   daub-bench --construct-only [--family ...]
+//       How long building the full-size modules takes (no weights loaded),
+//       and what a random initialisation would add.
 //   daub-bench --check-goldens --fixtures DIR [--device ...]
 //       Every pipe_* golden: on CPU fp32 each u8 channel within ±2; in
 //       fp16/bf16 the relative L2 error of the image within 2e-2.
@@ -28,6 +31,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -35,6 +39,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 
 namespace fs = std::filesystem;
 using namespace daub;
@@ -99,6 +104,7 @@ struct Options {
     int runs = 5;
     bool tiny = false;
     bool check_goldens = false;
+    bool construct_only = false;
 };
 
 void sync(const at::Device& device) {
@@ -147,8 +153,21 @@ std::shared_ptr<const ClipTokenizer> synthetic_tokenizer(int64_t vocab_size) {
                                                  cfg, std::vector<ClipAddedToken>{}, "synthetic");
 }
 
+/// Random weights, drawn as torch.nn's default init draws them (uniform in
+/// ±1/sqrt(fan_in)); the engine's layers allocate uninitialised memory,
+/// which could hold NaNs or denormals that would skew CPU timings.
+void randomize(torch::nn::Module& m) {
+    torch::NoGradGuard no_grad;
+    for (auto& t : m.parameters()) {
+        const int64_t fan_in = t.dim() > 1 ? t.numel() / t.size(0) : t.numel();
+        const double bound = 1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(fan_in, 1)));
+        t.uniform_(-bound, bound);
+    }
+}
+
 template <typename Module>
 void place(Module& m, const Placement& p) {
+    randomize(*m);
     m->to(p.device, p.dtype);
     m->eval();
     for (auto& t : m->parameters())
@@ -188,17 +207,54 @@ std::shared_ptr<Components> random_components(bool sdxl, const Placement& p) {
     return c;
 }
 
-std::shared_ptr<Components> fixture_components(const std::string& dir, const Placement& p) {
-    LoadRequest r;
-    r.path = dir;
-    return load_diffusers_folder(r, p);
-}
-
 size_t param_bytes(torch::nn::Module& m) {
     size_t n = 0;
     for (const auto& t : m.parameters())
         n += t.numel() * t.element_size();
     return n;
+}
+
+/// How long building the full-size modules takes (uninitialised, as the
+/// loaders build them before the checkpoint's tensors arrive), and what
+/// torch.nn's random initialisation — which the engine skips — would add.
+int construct_only(const Options& o) {
+    torch::NoGradGuard no_grad;
+    auto ms_since = [](std::chrono::steady_clock::time_point t0) {
+        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    };
+    for (const bool sdxl : {false, true}) {
+        if ((sdxl && o.family == "sd15") || (!sdxl && o.family == "sdxl"))
+            continue;
+        const double rss0 = rss_mib();
+        auto t0 = std::chrono::steady_clock::now();
+        UNet2DConditionModel unet(UNetConfig::from_json(nlohmann::json::parse(sdxl ? kSdxlUnet : kSd15Unet)));
+        AutoencoderKL vae(VaeConfig::from_json(nlohmann::json::parse(kVae)));
+        ClipTextModel clip(ClipTextConfig::from_json(nlohmann::json::parse(kClipL)));
+        std::optional<ClipTextModel> clip2;
+        if (sdxl)
+            clip2.emplace(ClipTextConfig::from_json(nlohmann::json::parse(kClipBigG)));
+        const double build_ms = ms_since(t0);
+        const double rss1 = rss_mib();
+        t0 = std::chrono::steady_clock::now();
+        randomize(*unet);
+        randomize(*vae);
+        randomize(*clip);
+        if (clip2)
+            randomize(**clip2);
+        const double init_ms = ms_since(t0);
+        const size_t bytes = param_bytes(*unet) + param_bytes(*vae) + param_bytes(*clip) +
+                             (clip2 ? param_bytes(**clip2) : 0);
+        std::printf("%s: build %.0f ms (RSS +%.0f MiB of %.0f MiB parameters); a random init "
+                    "as torch::nn does would add %.0f ms\n",
+                    sdxl ? "sdxl" : "sd15", build_ms, rss1 - rss0, bytes / 1048576.0, init_ms);
+    }
+    return 0;
+}
+
+std::shared_ptr<Components> fixture_components(const std::string& dir, const Placement& p) {
+    LoadRequest r;
+    r.path = dir;
+    return load_diffusers_folder(r, p);
 }
 
 /// One family's rows.
@@ -329,10 +385,11 @@ int main(int argc, char** argv) {
             else if (a == "--runs") o.runs = std::max(1, std::stoi(value()));
             else if (a == "--tiny") o.tiny = true;
             else if (a == "--check-goldens") o.check_goldens = true;
+            else if (a == "--construct-only") o.construct_only = true;
             else if (a == "-h" || a == "--help") {
                 std::puts("usage: daub-bench [--device cpu|cuda] [--dtype fp32|fp16|bf16] [--runs N]\n"
                           "                  [--family sd15|sdxl|all] [--tiny --fixtures DIR]\n"
-                          "                  [--check-goldens --fixtures DIR]");
+                          "                  [--check-goldens --fixtures DIR] [--construct-only]");
                 return 0;
             } else
                 throw RequestError("unknown option '" + a + "'.");
@@ -343,6 +400,8 @@ int main(int argc, char** argv) {
         const Placement p = resolve_placement(o.device, o.dtype);
         if (o.check_goldens)
             return check_goldens(o, p);
+        if (o.construct_only)
+            return construct_only(o);
 
         nlohmann::json rows = nlohmann::json::array();
         for (const bool sdxl : {false, true}) {

@@ -99,7 +99,7 @@ private Q_SLOTS:
 #endif
         QVERIFY(m_app->start(model));
         QVERIFY(m_app->window());
-        m_app->window()->resize(1180, 780);
+        m_app->window()->resize(1180, 900);
         QVERIFY(QTest::qWaitForWindowExposed(m_app->window()));
         m_app->window()->requestActivate();
         QVERIFY(QTest::qWaitForWindowActive(m_app->window())); // keys go to the active window
