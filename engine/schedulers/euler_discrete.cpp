@@ -30,16 +30,10 @@ EulerDiscreteScheduler::EulerDiscreteScheduler(SchedulerConfig config)
 }
 
 void EulerDiscreteScheduler::set_timesteps(int n) {
-    schedule::check_steps(config_, n);
-    num_inference_steps_ = n;
-    const auto table = schedule::training_sigmas(alphas_cumprod_); // [T] ascending
-    const auto log_table = schedule::log_float(table);
-
-    const auto spaced = schedule::sigma_family_timesteps(config_, n);
-    std::vector<double> timesteps(spaced.begin(), spaced.end());
-    std::vector<double> sigmas;
-    for (double t : timesteps)
-        sigmas.push_back(schedule::np_interp(t, table));
+    SpacedSchedule spaced = spaced_schedule(n);
+    const std::vector<float>& table = spaced.table;
+    std::vector<double>& timesteps = spaced.timesteps;
+    std::vector<double>& sigmas = spaced.sigmas;
 
     if (config_.interpolation_type == "log_linear") {
         // torch.linspace(log(sigmas[-1]), log(sigmas[0]), n + 1).exp(), float32.
@@ -54,9 +48,7 @@ void EulerDiscreteScheduler::set_timesteps(int n) {
         const double hi = config_.sigma_max.value_or(sigmas.front());
         sigmas = config_.use_karras_sigmas ? schedule::karras_sigmas(lo, hi, n)
                                            : schedule::exponential_sigmas(lo, hi, n);
-        timesteps.clear();
-        for (double s : sigmas)
-            timesteps.push_back(schedule::sigma_to_t(s, log_table));
+        spaced.retime();
     }
 
     std::vector<float> all_sigmas(sigmas.begin(), sigmas.end());

@@ -20,15 +20,9 @@ HeunDiscreteScheduler::HeunDiscreteScheduler(SchedulerConfig config)
 }
 
 void HeunDiscreteScheduler::set_timesteps(int n) {
-    schedule::check_steps(config_, n);
-    num_inference_steps_ = n;
-    const auto table = schedule::training_sigmas(alphas_cumprod_);
-    const auto log_table = schedule::log_float(table);
-    const auto spaced = schedule::sigma_family_timesteps(config_, n);
-    std::vector<double> timesteps(spaced.begin(), spaced.end());
-    std::vector<double> sigmas;
-    for (double t : timesteps)
-        sigmas.push_back(schedule::np_interp(t, table));
+    SpacedSchedule spaced = spaced_schedule(n);
+    std::vector<double>& timesteps = spaced.timesteps;
+    std::vector<double>& sigmas = spaced.sigmas;
 
     if (config_.use_karras_sigmas || config_.use_exponential_sigmas) {
         const double lo = config_.sigma_min.value_or(sigmas.back());
@@ -36,11 +30,8 @@ void HeunDiscreteScheduler::set_timesteps(int n) {
         sigmas = config_.use_karras_sigmas ? schedule::karras_sigmas(lo, hi, n)
                                            : schedule::exponential_sigmas(lo, hi, n);
     }
-    if (config_.use_karras_sigmas || config_.use_exponential_sigmas || config_.use_beta_sigmas) {
-        timesteps.clear();
-        for (double s : sigmas)
-            timesteps.push_back(schedule::sigma_to_t(s, log_table));
-    }
+    if (config_.use_karras_sigmas || config_.use_exponential_sigmas || config_.use_beta_sigmas)
+        spaced.retime();
 
     // sigmas: s0, s1, s1, ..., s_{n-1}, s_{n-1}, 0; timesteps: t0, t1, t1, ...
     std::vector<float> all_sigmas{static_cast<float>(sigmas[0])};

@@ -55,27 +55,17 @@ LmsDiscreteScheduler::LmsDiscreteScheduler(SchedulerConfig config)
 }
 
 void LmsDiscreteScheduler::set_timesteps(int n) {
-    schedule::check_steps(config_, n);
-    num_inference_steps_ = n;
-    const auto table = schedule::training_sigmas(alphas_cumprod_);
-    const auto log_table = schedule::log_float(table);
-    const auto spaced = schedule::sigma_family_timesteps(config_, n);
-    std::vector<double> timesteps(spaced.begin(), spaced.end());
-    std::vector<double> sigmas;
-    for (double t : timesteps)
-        sigmas.push_back(schedule::np_interp(t, table));
+    SpacedSchedule spaced = spaced_schedule(n);
+    std::vector<double>& timesteps = spaced.timesteps;
+    std::vector<double>& sigmas = spaced.sigmas;
 
     if (config_.use_karras_sigmas) {
         // LMS's _convert_to_karras ignores sigma_min / sigma_max.
         sigmas = schedule::karras_sigmas(sigmas.back(), sigmas.front(), n);
-        timesteps.clear();
-        for (double s : sigmas)
-            timesteps.push_back(schedule::sigma_to_t(s, log_table));
+        spaced.retime();
     } else if (config_.use_exponential_sigmas) {
         // As diffusers: the timesteps are recomputed, the sigmas kept.
-        timesteps.clear();
-        for (double s : sigmas)
-            timesteps.push_back(schedule::sigma_to_t(s, log_table));
+        spaced.retime();
     }
     std::vector<float> all_sigmas(sigmas.begin(), sigmas.end());
     all_sigmas.push_back(0.0f);

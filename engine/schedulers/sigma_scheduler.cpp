@@ -4,6 +4,7 @@
 #include "schedulers/sigma_scheduler.h"
 
 #include "core/errors.h"
+#include "schedulers/noise_schedule.h"
 
 #include <torch/torch.h>
 
@@ -72,6 +73,25 @@ float SigmaScheduler::sigma_at(int64_t i) const {
         throw RequestError(class_name() + ": step " + std::to_string(i) +
                            " is past the end of the schedule; call set_timesteps again.");
     return sigma_values_[i];
+}
+
+SigmaScheduler::SpacedSchedule SigmaScheduler::spaced_schedule(int n) {
+    schedule::check_steps(config_, n);
+    num_inference_steps_ = n;
+    SpacedSchedule s;
+    s.table = schedule::training_sigmas(alphas_cumprod_);
+    s.log_table = schedule::log_float(s.table);
+    const auto spaced = schedule::sigma_family_timesteps(config_, n);
+    s.timesteps.assign(spaced.begin(), spaced.end());
+    for (double t : s.timesteps)
+        s.sigmas.push_back(schedule::np_interp(t, s.table));
+    return s;
+}
+
+void SigmaScheduler::SpacedSchedule::retime() {
+    timesteps.clear();
+    for (double sigma : sigmas)
+        timesteps.push_back(schedule::sigma_to_t(sigma, log_table));
 }
 
 } // namespace daub

@@ -28,6 +28,18 @@ public:
     std::optional<int> step_index() const { return step_index_; }
 
 protected:
+    /// What Euler, Heun and LMS build their schedules from.
+    struct SpacedSchedule {
+        std::vector<float> table;      ///< the training sigmas, ascending
+        std::vector<float> log_table;  ///< their logs, for sigma → t
+        std::vector<double> timesteps; ///< spaced as timestep_spacing says
+        std::vector<double> sigmas;    ///< the training sigma at each timestep
+        /// timesteps recomputed from sigmas (after Karras / exponential sigmas).
+        void retime();
+    };
+    /// Checks n, sets num_inference_steps_ and spaces the schedule.
+    SpacedSchedule spaced_schedule(int n);
+
     /// Stores the sigmas (float32 values) and clears the step and begin index.
     void set_sigmas(std::vector<float> sigmas);
     /// diffusers' index_for_timestep: the position of t in timesteps(), the
