@@ -21,6 +21,16 @@ struct ResnetBlock2DConfig {
     double output_scale_factor = 1.0;
 };
 
+/// The VAE's resnets: no time embedding, GroupNorm eps 1e-6.
+inline ResnetBlock2DConfig vae_resnet_config(int64_t in_channels, int64_t out_channels, int64_t groups) {
+    ResnetBlock2DConfig rc;
+    rc.in_channels = in_channels;
+    rc.out_channels = out_channels;
+    rc.groups = groups;
+    rc.eps = 1e-6;
+    return rc;
+}
+
 class ResnetBlock2DImpl : public torch::nn::Module {
 public:
     explicit ResnetBlock2DImpl(const ResnetBlock2DConfig& config);

@@ -1,5 +1,7 @@
 #include "models/unet_down_block.h"
 
+#include "models/unet_block_configs.h"
+
 #include <torch/torch.h>
 
 namespace daub {
@@ -14,23 +16,10 @@ UNetDownBlockImpl::UNetDownBlockImpl(const UNetConfig& config, size_t level) {
     if (cross_attention)
         attentions = register_module("attentions", torch::nn::ModuleList());
     for (int64_t i = 0; i < config.layers_per_block[level]; ++i) {
-        ResnetBlock2DConfig rc;
-        rc.in_channels = i == 0 ? in : out;
-        rc.out_channels = out;
-        rc.temb_channels = config.time_embed_dim();
-        rc.groups = config.norm_num_groups;
-        rc.eps = config.norm_eps;
-        resnets_.emplace_back(rc);
+        resnets_.emplace_back(unet_resnet_config(config, i == 0 ? in : out, out));
         resnets->push_back(resnets_.back());
         if (cross_attention) {
-            Transformer2DConfig tc;
-            tc.channels = out;
-            tc.heads = config.attention_heads[level];
-            tc.layers = config.transformer_layers_per_block[level];
-            tc.cross_attention_dim = config.cross_attention_dim[level];
-            tc.groups = config.norm_num_groups;
-            tc.use_linear_projection = config.use_linear_projection;
-            attentions_.emplace_back(tc);
+            attentions_.emplace_back(unet_transformer_config(config, level, out));
             attentions->push_back(attentions_.back());
         }
     }

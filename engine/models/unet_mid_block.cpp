@@ -1,29 +1,19 @@
 #include "models/unet_mid_block.h"
 
+#include "models/unet_block_configs.h"
+
 #include <torch/torch.h>
 
 namespace daub {
 
 UNetMidBlockImpl::UNetMidBlockImpl(const UNetConfig& config) {
     const int64_t channels = config.block_out_channels.back();
-    ResnetBlock2DConfig rc;
-    rc.in_channels = channels;
-    rc.out_channels = channels;
-    rc.temb_channels = config.time_embed_dim();
-    rc.groups = config.norm_num_groups;
-    rc.eps = config.norm_eps;
+    ResnetBlock2DConfig rc = unet_resnet_config(config, channels, channels);
     rc.output_scale_factor = config.mid_block_scale_factor;
     resnet_0_ = ResnetBlock2D(rc);
     resnet_1_ = ResnetBlock2D(rc);
 
-    Transformer2DConfig tc;
-    tc.channels = channels;
-    tc.heads = config.attention_heads.back();
-    tc.layers = config.transformer_layers_per_block.back();
-    tc.cross_attention_dim = config.cross_attention_dim.back();
-    tc.groups = config.norm_num_groups;
-    tc.use_linear_projection = config.use_linear_projection;
-    attention_ = Transformer2DModel(tc);
+    attention_ = Transformer2DModel(unet_transformer_config(config, config.levels() - 1, channels));
 
     attentions = register_module("attentions", torch::nn::ModuleList(attention_));
     resnets = register_module("resnets", torch::nn::ModuleList(resnet_0_, resnet_1_));

@@ -2,6 +2,8 @@
 
 #include "core/errors.h"
 
+#include "models/unet_block_configs.h"
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -24,23 +26,10 @@ UNetUpBlockImpl::UNetUpBlockImpl(const UNetConfig& config, size_t index) {
         attentions = register_module("attentions", torch::nn::ModuleList());
     for (int64_t i = 0; i < layers; ++i) {
         const int64_t skip_channels = i == layers - 1 ? in : out;
-        ResnetBlock2DConfig rc;
-        rc.in_channels = (i == 0 ? prev_out : out) + skip_channels;
-        rc.out_channels = out;
-        rc.temb_channels = config.time_embed_dim();
-        rc.groups = config.norm_num_groups;
-        rc.eps = config.norm_eps;
-        resnets_.emplace_back(rc);
+        resnets_.emplace_back(unet_resnet_config(config, (i == 0 ? prev_out : out) + skip_channels, out));
         resnets->push_back(resnets_.back());
         if (cross_attention) {
-            Transformer2DConfig tc;
-            tc.channels = out;
-            tc.heads = config.attention_heads[level];
-            tc.layers = config.transformer_layers_per_block[level];
-            tc.cross_attention_dim = config.cross_attention_dim[level];
-            tc.groups = config.norm_num_groups;
-            tc.use_linear_projection = config.use_linear_projection;
-            attentions_.emplace_back(tc);
+            attentions_.emplace_back(unet_transformer_config(config, level, out));
             attentions->push_back(attentions_.back());
         }
     }

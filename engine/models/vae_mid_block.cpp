@@ -11,12 +11,7 @@ constexpr double kVaeNormEps = 1e-6;
 VaeMidBlockImpl::VaeMidBlockImpl(int64_t channels, int64_t groups, bool add_attention) {
     resnets = register_module("resnets", torch::nn::ModuleList());
     for (int i = 0; i < 2; ++i) {
-        ResnetBlock2DConfig config;
-        config.in_channels = channels;
-        config.out_channels = channels;
-        config.groups = groups;
-        config.eps = kVaeNormEps;
-        resnet_blocks_.emplace_back(config);
+        resnet_blocks_.emplace_back(vae_resnet_config(channels, channels, groups));
         resnets->push_back(resnet_blocks_.back());
     }
     if (add_attention) {

@@ -7,12 +7,8 @@ namespace daub {
 VaeUpBlockImpl::VaeUpBlockImpl(const VaeUpBlockConfig& config) {
     resnets = register_module("resnets", torch::nn::ModuleList());
     for (int64_t j = 0; j < config.num_layers; ++j) {
-        ResnetBlock2DConfig rc;
-        rc.in_channels = j == 0 ? config.in_channels : config.out_channels;
-        rc.out_channels = config.out_channels;
-        rc.groups = config.groups;
-        rc.eps = 1e-6;
-        resnet_blocks_.emplace_back(rc);
+        resnet_blocks_.emplace_back(vae_resnet_config(j == 0 ? config.in_channels : config.out_channels,
+                                                      config.out_channels, config.groups));
         resnets->push_back(resnet_blocks_.back());
     }
     if (config.add_upsample) {
