@@ -354,26 +354,37 @@ Pane {
                     }
 
                     FieldLabel { text: qsTr("Upscale") }
-                    RowLayout {
-                        id: superRes
-                        objectName: "superResolutionRow"
+                    // The row is disabled until super-resolution exists; the
+                    // cell around it stays enabled so hovering explains why.
+                    Item {
+                        id: superResCell
+                        objectName: "superResolutionCell"
                         Layout.fillWidth: true
-                        enabled: root.chat ? root.chat.superResolutionAvailable : false
-                        Switch {
-                            id: superResSwitch
-                            checked: root.settings ? root.settings.superResolution : false
-                            onToggled: root.settings.superResolution = checked
-                        }
-                        ComboBox {
-                            Layout.fillWidth: true
-                            model: ["2\u00d7", "4\u00d7"]
-                            enabled: superResSwitch.checked
-                            currentIndex: root.settings && root.settings.superResolutionLevel === 4 ? 1 : 0
-                            onActivated: (index) => root.settings.superResolutionLevel = index === 1 ? 4 : 2
-                        }
-                        HoverHandler { id: superResHover; enabled: true }
-                        ToolTip.visible: superResHover.hovered && !superRes.enabled
+                        implicitWidth: superRes.implicitWidth
+                        implicitHeight: superRes.implicitHeight
+                        readonly property bool tipShown: superResHover.hovered && !superRes.enabled
+                        HoverHandler { id: superResHover }
+                        ToolTip.visible: tipShown
                         ToolTip.text: qsTr("Super-resolution is not available in this version yet.")
+
+                        RowLayout {
+                            id: superRes
+                            objectName: "superResolutionRow"
+                            anchors.fill: parent
+                            enabled: root.chat ? root.chat.superResolutionAvailable : false
+                            Switch {
+                                id: superResSwitch
+                                checked: root.settings ? root.settings.superResolution : false
+                                onToggled: root.settings.superResolution = checked
+                            }
+                            ComboBox {
+                                Layout.fillWidth: true
+                                model: ["2\u00d7", "4\u00d7"]
+                                enabled: superResSwitch.checked
+                                currentIndex: root.settings && root.settings.superResolutionLevel === 4 ? 1 : 0
+                                onActivated: (index) => root.settings.superResolutionLevel = index === 1 ? 4 : 2
+                            }
+                        }
                     }
                 }
 

@@ -180,6 +180,22 @@ private Q_SLOTS:
         saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "window.png"));
     }
 
+    void upscaleSaysWhyItIsOff() {
+        QQuickItem* row = item("superResolutionRow");
+        QQuickItem* cell = item("superResolutionCell");
+        QVERIFY(row && cell);
+        QVERIFY(!row->isEnabled()); // no super-resolution net yet
+        QVERIFY(!cell->property("tipShown").toBool());
+        const QPoint at = cell->mapToScene(QPointF(cell->width() / 2, cell->height() / 2)).toPoint();
+        QVERIFY(m_app->window()->contentItem()->contains(at));
+        QTest::mouseMove(m_app->window(), at);
+        QTRY_VERIFY(cell->property("tipShown").toBool());
+        QTest::qWait(200); // let the tool tip fade in
+        saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "upscale_tip.png"));
+        QTest::mouseMove(m_app->window(), QPoint(10, 10));
+        QTRY_VERIFY(!cell->property("tipShown").toBool());
+    }
+
     void darkTheme() {
         m_app->settings()->setTheme(QStringLiteral("dark"));
         QTest::qWait(300);
