@@ -6,13 +6,6 @@
 
 namespace daub::samplers {
 
-QStringList engineNames() {
-    QStringList names;
-    for (const SamplerName& s : sampler_names())
-        names << QString::fromLatin1(s.scheduler);
-    return names;
-}
-
 QVariantList forUi(const QString& modelDefault) {
     QVariantList list;
     const QString fallback = modelDefault.isEmpty() ? QString() : a1111Name(modelDefault);
@@ -28,10 +21,6 @@ QVariantList forUi(const QString& modelDefault) {
 
 QString a1111Name(const QString& engineName) {
     return QString::fromStdString(sampler_label(engineName.toStdString()));
-}
-
-QString fromA1111(const QString& sampler, const QString& scheduleType) {
-    return QString::fromStdString(scheduler_from_label(sampler.toStdString(), scheduleType.toStdString()));
 }
 
 } // namespace daub::samplers

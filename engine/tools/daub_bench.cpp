@@ -20,7 +20,6 @@
 // the device is synchronised before each clock read.
 #include "core/errors.h"
 #include "core/image.h"
-#include "core/json.h"
 #include "core/runtime.h"
 #include "core/safetensors.h"
 #include "golden_case.h"

@@ -1,5 +1,6 @@
 #include "golden.h"
 
+#include <QtTest/QtTest>
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -39,6 +40,14 @@ Closeness compare_to_golden(const at::Tensor& actual, const at::Tensor& golden, 
                   c.max_abs_error, c.ok ? "<=" : ">", c.tolerance, c.golden_max_abs);
     c.text = buf;
     return c;
+}
+
+bool verify_golden(const char* name, const at::Tensor& actual, const at::Tensor& golden,
+                   const char* file, int line) {
+    const Closeness c = compare_to_golden(actual, golden);
+    qInfo("%s: %s", name, c.text.c_str());
+    const std::string failure = std::string(name) + ": " + c.text;
+    return QTest::qVerify(c.ok, "compare_to_golden(actual, golden).ok", failure.c_str(), file, line);
 }
 
 } // namespace daub::test

@@ -30,13 +30,17 @@ struct Closeness {
 /// max |actual - golden| <= rel * max(1, max |golden|), on float64 copies.
 Closeness compare_to_golden(const at::Tensor& actual, const at::Tensor& golden, double rel = 1e-4);
 
+/// Records a Qt Test verdict: `actual` matches `golden` at the component
+/// tolerance (compare_to_golden). Prints the measured error either way, so
+/// the test log shows each golden's margin. False when it failed.
+bool verify_golden(const char* name, const at::Tensor& actual, const at::Tensor& golden,
+                   const char* file, int line);
+
 } // namespace daub::test
 
-/// QVERIFY that `actual` matches `golden` at the component tolerance, and
-/// print the measured error so the test log shows each golden's margin.
+/// verify_golden, leaving the calling test function when it fails (as QVERIFY).
 #define DAUB_VERIFY_GOLDEN(name, actual, golden)                                                   \
     do {                                                                                           \
-        const auto daub_c = daub::test::compare_to_golden((actual), (golden));                     \
-        qInfo("%s: %s", (name), daub_c.text.c_str());                                              \
-        QVERIFY2(daub_c.ok, (std::string(name) + ": " + daub_c.text).c_str());                     \
+        if (!daub::test::verify_golden((name), (actual), (golden), __FILE__, __LINE__))            \
+            return;                                                                                \
     } while (0)
