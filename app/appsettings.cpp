@@ -6,6 +6,8 @@
 #include <QPalette>
 #include <QStandardPaths>
 
+#include <algorithm>
+
 namespace daub {
 namespace {
 AppSettings* s_instance = nullptr;
@@ -42,6 +44,11 @@ AppSettings::AppSettings(std::unique_ptr<QSettings> settings, QObject* parent)
     m_clipSkip = m_settings->value(QStringLiteral("clipSkip"), QVariant::fromValue(int(1))).toInt();
     m_superResolution = m_settings->value(QStringLiteral("superResolution"), QVariant::fromValue(bool(false))).toBool();
     m_superResolutionLevel = m_settings->value(QStringLiteral("superResolutionLevel"), QVariant::fromValue(int(2))).toInt();
+    m_upscalerPath = m_settings->value(QStringLiteral("upscalerPath")).toString();
+    m_refineUpscaled = m_settings->value(QStringLiteral("refineUpscaled"), false).toBool();
+    m_refineStrength = std::clamp(
+        m_settings->value(QStringLiteral("refineStrength"), 0.35).toDouble(), 0.01, 1.0);
+    m_vaes = m_settings->value(QStringLiteral("modelVaes")).toMap();
     m_strength = m_settings->value(QStringLiteral("strength"), QVariant::fromValue(double(0.75))).toDouble();
     m_resizeMode = m_settings->value(QStringLiteral("resizeMode"), QVariant::fromValue(QString(QStringLiteral("stretch")))).toString();
     m_prompt = m_settings->value(QStringLiteral("prompt"), QVariant::fromValue(QString(QString()))).toString();
@@ -182,6 +189,46 @@ void AppSettings::setSuperResolutionLevel(int value) {
     m_superResolutionLevel = value;
     m_settings->setValue(QStringLiteral("superResolutionLevel"), QVariant::fromValue(value));
     Q_EMIT superResolutionLevelChanged();
+}
+
+void AppSettings::setUpscalerPath(const QString& value) {
+    if (m_upscalerPath == value)
+        return;
+    m_upscalerPath = value;
+    m_settings->setValue(QStringLiteral("upscalerPath"), value);
+    Q_EMIT upscalerPathChanged();
+}
+
+void AppSettings::setRefineUpscaled(bool value) {
+    if (m_refineUpscaled == value)
+        return;
+    m_refineUpscaled = value;
+    m_settings->setValue(QStringLiteral("refineUpscaled"), value);
+    Q_EMIT refineUpscaledChanged();
+}
+
+void AppSettings::setRefineStrength(double value) {
+    value = std::clamp(value, 0.01, 1.0);
+    if (m_refineStrength == value)
+        return;
+    m_refineStrength = value;
+    m_settings->setValue(QStringLiteral("refineStrength"), value);
+    Q_EMIT refineStrengthChanged();
+}
+
+QString AppSettings::vaeFor(const QString& modelPath) const {
+    return m_vaes.value(modelPath).toString();
+}
+
+void AppSettings::setVaeFor(const QString& modelPath, const QString& vaePath) {
+    if (modelPath.isEmpty() || vaeFor(modelPath) == vaePath)
+        return;
+    if (vaePath.isEmpty())
+        m_vaes.remove(modelPath);
+    else
+        m_vaes.insert(modelPath, vaePath);
+    m_settings->setValue(QStringLiteral("modelVaes"), m_vaes);
+    Q_EMIT vaeChanged(modelPath);
 }
 
 void AppSettings::setStrength(double value) {

@@ -7,6 +7,7 @@
 #include <QObject>
 #include <QSettings>
 #include <QStringList>
+#include <QVariantMap>
 #include <QtQml/qqmlregistration.h>
 
 #include <memory>
@@ -40,10 +41,18 @@ class AppSettings : public QObject {
     Q_PROPERTY(QString sampler READ sampler WRITE setSampler NOTIFY samplerChanged)
     /// A1111 meaning: 1 = last CLIP layer, 2 = penultimate.
     Q_PROPERTY(int clipSkip READ clipSkip WRITE setClipSkip NOTIFY clipSkipChanged)
-    /// Upscale results (not available yet).
+    /// Upscale every result after decoding (needs upscalerPath).
     Q_PROPERTY(bool superResolution READ superResolution WRITE setSuperResolution NOTIFY superResolutionChanged)
     /// Upscale factor: 2 or 4.
     Q_PROPERTY(int superResolutionLevel READ superResolutionLevel WRITE setSuperResolutionLevel NOTIFY superResolutionLevelChanged)
+    /// The super-resolution network (an RRDBNet / Real-ESRGAN .pth or
+    /// .safetensors file); "" = none chosen.
+    Q_PROPERTY(QString upscalerPath READ upscalerPath WRITE setUpscalerPath NOTIFY upscalerPathChanged)
+    /// Upscale then refine (A1111's hires fix): img2img on the upscaled
+    /// image with the same prompt and seed.
+    Q_PROPERTY(bool refineUpscaled READ refineUpscaled WRITE setRefineUpscaled NOTIFY refineUpscaledChanged)
+    /// Denoise strength of the refine pass, 0.01-1 (default 0.35).
+    Q_PROPERTY(double refineStrength READ refineStrength WRITE setRefineStrength NOTIFY refineStrengthChanged)
     /// Img2img denoise strength, 0.01-1.
     Q_PROPERTY(double strength READ strength WRITE setStrength NOTIFY strengthChanged)
     /// How an init image meets the size: stretch, crop or fit.
@@ -77,6 +86,10 @@ public:
     /// Puts `path` first in recentModels.
     Q_INVOKABLE void addRecentModel(const QString& path);
     Q_INVOKABLE void removeRecentModel(const QString& path);
+    /// The separate VAE file chosen for the model at `modelPath`; "" = the
+    /// model's own VAE. Remembered per model.
+    Q_INVOKABLE QString vaeFor(const QString& modelPath) const;
+    Q_INVOKABLE void setVaeFor(const QString& modelPath, const QString& vaePath);
     bool dark() const;
     void setSystemDark(bool dark);
 
@@ -104,6 +117,12 @@ public:
     void setSuperResolution(bool value);
     int superResolutionLevel() const { return m_superResolutionLevel; }
     void setSuperResolutionLevel(int value);
+    QString upscalerPath() const { return m_upscalerPath; }
+    void setUpscalerPath(const QString& value);
+    bool refineUpscaled() const { return m_refineUpscaled; }
+    void setRefineUpscaled(bool value);
+    double refineStrength() const { return m_refineStrength; }
+    void setRefineStrength(double value);
     double strength() const { return m_strength; }
     void setStrength(double value);
     QString resizeMode() const { return m_resizeMode; }
@@ -132,6 +151,11 @@ Q_SIGNALS:
     void clipSkipChanged();
     void superResolutionChanged();
     void superResolutionLevelChanged();
+    void upscalerPathChanged();
+    void refineUpscaledChanged();
+    void refineStrengthChanged();
+    /// A model's VAE choice changed (setVaeFor).
+    void vaeChanged(const QString& modelPath);
     void strengthChanged();
     void resizeModeChanged();
     void promptChanged();
@@ -156,6 +180,10 @@ private:
     int m_clipSkip;
     bool m_superResolution;
     int m_superResolutionLevel;
+    QString m_upscalerPath;
+    bool m_refineUpscaled;
+    double m_refineStrength;
+    QVariantMap m_vaes; ///< model path -> VAE file
     double m_strength;
     QString m_resizeMode;
     QString m_prompt;

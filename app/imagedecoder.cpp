@@ -95,8 +95,16 @@ bool ImageDecoder::looksComplete(const QByteArray& data, const QString& format) 
         const quint32 compression = qFromLittleEndian<quint32>(bytes + 30);
         if (compression != 0 && compression != 3) // RLE: sizes vary, trust the decoder
             return true;
-        const qint64 stride = ((qint64(qAbs(width)) * bpp + 31) / 32) * 4;
-        return qint64(offset) + stride * qAbs(height) <= n;
+        // In 64 bits, and each factor bounded by the file size first, so
+        // no width, height or depth a file declares can overflow (INT_MIN
+        // has no 32-bit absolute value; stride × height can pass 2^63).
+        const qint64 rows = height < 0 ? -qint64(height) : qint64(height);
+        const qint64 columns = width < 0 ? -qint64(width) : qint64(width);
+        const qint64 stride = ((columns * bpp + 31) / 32) * 4; // < 2^31 · 2^16
+        if (qint64(offset) > n || stride > n || rows > n)
+            return false;
+        return qint64(offset) + stride * rows <= n; // at most n + n·n < 2^62
+
     }
     return true;
 }
@@ -136,6 +144,15 @@ DecodedImage ImageDecoder::decodeData(const QByteArray& data, const QString& nam
         result.error = QStringLiteral("%1 is empty.").arg(quoted(name));
         return result;
     }
+    // Qt refuses images over 128 MB of pixels by default, which would turn
+    // a 7000×7000 photo (under Daub's own 50 MP limit) into "damaged".
+    // Daub's limit is checked on the header below; Qt's must only sit above
+    // it (50 MP in 16-bit RGBA is 400 MB).
+    static const bool allocationLimitSet = [] {
+        QImageReader::setAllocationLimit(int(kMaxPixels * 8 / (1024 * 1024)) + 1);
+        return true;
+    }();
+    Q_UNUSED(allocationLimitSet);
     QBuffer buffer;
     buffer.setData(data);
     buffer.open(QIODevice::ReadOnly);

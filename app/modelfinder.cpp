@@ -26,6 +26,13 @@ qint64 folderBytes(const QString& path) {
     return total;
 }
 
+bool hasSuffix(const QFileInfo& info, std::initializer_list<QString> suffixes) {
+    for (const QString& suffix : suffixes)
+        if (info.suffix().compare(suffix, Qt::CaseInsensitive) == 0)
+            return true;
+    return false;
+}
+
 } // namespace
 
 QVariantMap FoundModel::toVariant() const {
@@ -38,8 +45,14 @@ QVariantMap FoundModel::toVariant() const {
 bool ModelFinder::looksLikeModel(const QString& path) {
     const QFileInfo info(path);
     if (info.isFile())
-        return info.suffix().compare(u"safetensors", Qt::CaseInsensitive) == 0;
+        return hasSuffix(info, {QStringLiteral("safetensors"), QStringLiteral("ckpt")});
     return info.isDir() && isDiffusersFolder(QDir(path));
+}
+
+bool ModelFinder::looksLikeUpscaler(const QString& path) {
+    const QFileInfo info(path);
+    return info.isFile() && hasSuffix(info, {QStringLiteral("pth"), QStringLiteral("pt"),
+                                             QStringLiteral("safetensors")});
 }
 
 QList<ModelFinder::Place> ModelFinder::commonPlaces(const QString& homeFolder) {
@@ -61,7 +74,23 @@ QList<ModelFinder::Place> ModelFinder::commonPlaces(const QString& homeFolder) {
     return places;
 }
 
-QList<FoundModel> ModelFinder::find(const QList<Place>& places) {
+QList<ModelFinder::Place> ModelFinder::commonUpscalerPlaces(const QString& homeFolder) {
+    const QString home = homeFolder.isEmpty() ? QDir::homePath() : homeFolder;
+    QList<Place> places;
+    for (const QString& webui : {QStringLiteral("stable-diffusion-webui"),
+                                 QStringLiteral("stable-diffusion-webui-forge"),
+                                 QStringLiteral("sd.webui/webui")})
+        for (const QString& folder : {QStringLiteral("ESRGAN"), QStringLiteral("RealESRGAN")})
+            places << Place{QStringLiteral("AUTOMATIC1111"),
+                            home + u'/' + webui + QStringLiteral("/models/") + folder};
+    places << Place{QStringLiteral("ComfyUI"),
+                    home + QStringLiteral("/ComfyUI/models/upscale_models")};
+    places << Place{QStringLiteral("Daub"), home + QStringLiteral("/.local/share/Daub/upscalers")};
+    return places;
+}
+
+QList<FoundModel> ModelFinder::find(const QList<Place>& places, Kind kind) {
+    const auto looksLike = kind == Kind::Model ? &looksLikeModel : &looksLikeUpscaler;
     QList<FoundModel> found;
     QSet<QString> seen;
     auto add = [&](const QString& path, const QString& name, const QString& location) {
@@ -77,7 +106,7 @@ QList<FoundModel> ModelFinder::find(const QList<Place>& places) {
         const QDir root(place.folder);
         if (!root.exists())
             continue;
-        if (place.huggingFaceCache) {
+        if (place.huggingFaceCache && kind == Kind::Model) {
             // models--org--name/snapshots/<revision>/model_index.json
             for (const QString& repo :
                  root.entryList({QStringLiteral("models--*")}, QDir::Dirs | QDir::NoDotAndDotDot)) {
@@ -105,9 +134,9 @@ QList<FoundModel> ModelFinder::find(const QList<Place>& places) {
             if (relative.count(u'/') > 1)
                 continue;
             const QFileInfo info = it.fileInfo();
-            if (info.isFile() && looksLikeModel(path))
+            if (info.isFile() && looksLike(path))
                 add(path, info.completeBaseName(), place.label);
-            else if (info.isDir() && isDiffusersFolder(QDir(path)))
+            else if (kind == Kind::Model && info.isDir() && isDiffusersFolder(QDir(path)))
                 add(path, info.fileName(), place.label);
         }
     }

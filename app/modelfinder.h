@@ -2,7 +2,10 @@
 // welcome panel: AUTOMATIC1111's models/Stable-diffusion, ComfyUI's
 // models/checkpoints, the Hugging Face cache, and ~/.local/share/Daub/models.
 // A model is a diffusers folder (model_index.json beside unet/) or a
-// .safetensors file. Plain functions; the controller runs them off the GUI
+// .safetensors / .ckpt file. Super-resolution networks (Real-ESRGAN .pth or
+// .safetensors) are found the same way in A1111's models/ESRGAN and
+// models/RealESRGAN, ComfyUI's models/upscale_models and
+// ~/.local/share/Daub/upscalers. Plain functions; the controller runs them off the GUI
 // thread.
 #pragma once
 
@@ -28,12 +31,17 @@ public:
         QString folder;
         bool huggingFaceCache = false; ///< models--org--name/snapshots/<rev>/
     };
+    enum class Kind { Model, Upscaler };
     /// The usual places under `home` (the user's home folder by default).
     static QList<Place> commonPlaces(const QString& home = {});
-    /// Every model in `places`, each at most once, sorted by name.
-    static QList<FoundModel> find(const QList<Place>& places);
+    /// The usual places of super-resolution networks under `home`.
+    static QList<Place> commonUpscalerPlaces(const QString& home = {});
+    /// Every model (or upscaler) in `places`, each at most once, sorted by name.
+    static QList<FoundModel> find(const QList<Place>& places, Kind kind = Kind::Model);
     /// True when `path` looks like something Pipeline::load takes.
     static bool looksLikeModel(const QString& path);
+    /// True when `path` looks like an upscaler file (.pth, .pt, .safetensors).
+    static bool looksLikeUpscaler(const QString& path);
 };
 
 } // namespace daub

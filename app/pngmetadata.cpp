@@ -7,7 +7,11 @@
 #include <QStringConverter>
 #include <QtEndian>
 
+#include <zlib.h>
+
+#include <algorithm>
 #include <array>
+#include <climits>
 
 namespace daub {
 namespace {
@@ -119,6 +123,36 @@ QByteArray encodePng(const QImage& image, const PngText& text) {
     return png;
 }
 
+std::optional<QByteArray> inflateLimited(const QByteArray& compressed, qsizetype limit) {
+    z_stream stream{};
+    if (inflateInit(&stream) != Z_OK)
+        return std::nullopt;
+    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.constData()));
+    stream.avail_in = uInt(std::min<qsizetype>(compressed.size(), INT_MAX));
+    QByteArray out;
+    char buffer[16384];
+    int status = Z_OK;
+    while (status == Z_OK) {
+        stream.next_out = reinterpret_cast<Bytef*>(buffer);
+        stream.avail_out = sizeof buffer;
+        status = inflate(&stream, Z_NO_FLUSH);
+        if (status != Z_OK && status != Z_STREAM_END)
+            break;
+        const qsizetype produced = qsizetype(sizeof buffer - stream.avail_out);
+        if (out.size() + produced > limit) {
+            status = Z_MEM_ERROR;
+            break;
+        }
+        out.append(buffer, produced);
+        if (status == Z_OK && produced == 0 && stream.avail_in == 0)
+            break; // truncated stream
+    }
+    inflateEnd(&stream);
+    if (status != Z_STREAM_END)
+        return std::nullopt;
+    return out;
+}
+
 QString readPngText(const QByteArray& png, const QString& key) {
     // Walked by hand: Qt's reader folds the text's line breaks into spaces,
     // and A1111's format is made of lines.
@@ -128,10 +162,8 @@ QString readPngText(const QByteArray& png, const QString& key) {
     if (n < 8 || !png.startsWith("\x89PNG\r\n\x1a\n"))
         return {};
     auto inflate = [](const QByteArray& compressed) {
-        QByteArray withSize(4, '\0'); // qUncompress wants a size hint first
-        qToBigEndian<quint32>(quint32(qMin<qsizetype>(compressed.size() * 4, 1 << 24)),
-                              withSize.data());
-        return qUncompress(withSize + compressed);
+        // A bounded inflate: a small chunk must not expand into gigabytes.
+        return inflateLimited(compressed, kMaxPngTextBytes).value_or(QByteArray());
     };
     qsizetype pos = 8;
     while (pos + 12 <= n) {

@@ -50,8 +50,15 @@ using PngText = QList<QPair<QByteArray, QString>>;
 /// Encodes `image` as PNG with text chunks: tEXt when the value is
 /// Latin-1, else an uncompressed UTF-8 iTXt (as PIL, hence A1111, writes).
 QByteArray encodePng(const QImage& image, const PngText& text = {});
+/// Largest text readPngText inflates from a compressed chunk (1 MiB; an
+/// A1111 parameters text is a few kilobytes).
+constexpr qsizetype kMaxPngTextBytes = 1024 * 1024;
+/// zlib data inflated, or nullopt when it is corrupt, truncated or would
+/// be longer than `limit` bytes (it stops there, never allocating more).
+std::optional<QByteArray> inflateLimited(const QByteArray& compressed, qsizetype limit);
 /// The value of text chunk `key` (tEXt, zTXt or iTXt) of PNG bytes, line
-/// breaks intact; "" when there is none.
+/// breaks intact; "" when there is none or it inflates past
+/// kMaxPngTextBytes.
 QString readPngText(const QByteArray& png, const QString& key);
 
 } // namespace daub

@@ -9,6 +9,8 @@
 #include <climits>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <vector>
 
 // Only the formats Daub reads, with every symbol local to this file so no
 // other copy of stb in the process (OpenCV, Qt plugins) can clash with it.
@@ -44,6 +46,66 @@ void guard(const uint8_t* data, size_t size, const std::string& name) {
         fail_read(name, "the JPEG file is corrupt (bad Huffman table)");
 }
 
+constexpr uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+
+bool is_png(const uint8_t* data, size_t size) {
+    return size >= 8 && std::memcmp(data, kPngSignature, 8) == 0;
+}
+
+uint32_t be32(const uint8_t* p) {
+    return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
+}
+
+/// Calls `visit(offset, length, type)` for each whole chunk of a PNG until
+/// it returns false or a chunk runs past the data.
+template <typename Visit> void for_each_png_chunk(const uint8_t* data, size_t size, Visit visit) {
+    size_t pos = 8;
+    while (size - pos >= 12) { // pos <= size always holds
+        const size_t length = be32(data + pos);
+        if (length > size - pos - 12)
+            return;
+        if (!visit(pos, length, data + pos + 4))
+            return;
+        pos += 12 + length;
+    }
+}
+
+/// Width and height of a PNG's IHDR, read without stb (which refuses sizes
+/// over 2^24 as "corrupt" before Daub's own size limit could speak).
+std::optional<ImageInfo> png_header_size(const uint8_t* data, size_t size) {
+    if (!is_png(data, size) || size < 8 + 8 + 13 || std::memcmp(data + 12, "IHDR", 4) != 0)
+        return std::nullopt;
+    const uint32_t w = be32(data + 16), h = be32(data + 20);
+    if (w == 0 || h == 0 || w > uint32_t(INT_MAX) || h > uint32_t(INT_MAX))
+        return std::nullopt;
+    return ImageInfo{int(w), int(h), false};
+}
+
+/// stb 2.27 passes a null pointer to memcpy when an IDAT chunk is empty
+/// (a zero-byte copy, but undefined behaviour): such chunks carry nothing,
+/// so a copy of the file without them decodes to the same pixels.
+std::optional<std::vector<uint8_t>> without_empty_idat(const uint8_t* data, size_t size) {
+    if (!is_png(data, size))
+        return std::nullopt;
+    bool empty_found = false;
+    for_each_png_chunk(data, size, [&](size_t, size_t length, const uint8_t* type) {
+        empty_found = length == 0 && std::memcmp(type, "IDAT", 4) == 0;
+        return !empty_found;
+    });
+    if (!empty_found)
+        return std::nullopt;
+    std::vector<uint8_t> out(data, data + 8);
+    size_t end = 8;
+    for_each_png_chunk(data, size, [&](size_t pos, size_t length, const uint8_t* type) {
+        if (length != 0 || std::memcmp(type, "IDAT", 4) != 0)
+            out.insert(out.end(), data + pos, data + pos + 12 + length);
+        end = pos + 12 + length;
+        return true;
+    });
+    out.insert(out.end(), data + end, data + size); // a truncated tail stays truncated
+    return out;
+}
+
 std::string reason() {
     const char* r = stbi_failure_reason();
     return r ? r : "unknown error";
@@ -54,13 +116,24 @@ std::string reason() {
 ImageInfo stb_read_info(const uint8_t* data, size_t size, const std::string& name) {
     guard(data, size, name);
     int w = 0, h = 0, comp = 0;
-    if (!stbi_info_from_memory(data, checked_length(size, name), &w, &h, &comp))
+    if (!stbi_info_from_memory(data, checked_length(size, name), &w, &h, &comp)) {
+        // A PNG whose size stb will not take: report its size, so the
+        // caller's size limit says what is wrong, not "corrupt".
+        if (const auto header = png_header_size(data, size);
+            header && int64_t(header->width) * header->height > (int64_t(1) << 24))
+            return *header;
         fail_read(name, "its header is corrupt or truncated (" + reason() + ")");
+    }
     return {w, h, comp == 2 || comp == 4};
 }
 
 Pixels stb_decode(const uint8_t* data, size_t size, int channels, const std::string& name) {
     guard(data, size, name);
+    const std::optional<std::vector<uint8_t>> cleaned = without_empty_idat(data, size);
+    if (cleaned) {
+        data = cleaned->data();
+        size = cleaned->size();
+    }
     int w = 0, h = 0, comp = 0;
     std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
         stbi_load_from_memory(data, checked_length(size, name), &w, &h, &comp, channels),

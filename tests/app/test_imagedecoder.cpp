@@ -9,6 +9,8 @@
 #include <QtEndian>
 #include <QtTest/QtTest>
 
+#include <climits>
+
 using daub::ImageDecoder;
 
 namespace {
@@ -157,6 +159,49 @@ private Q_SLOTS:
         QCOMPARE(decoded.error, QStringLiteral("\u2018huge.png\u2019 is 10000\u00d75001 (50.0 "
                                                "megapixels); Daub takes images up to 50 "
                                                "megapixels, so scale it down first."));
+    }
+
+    void decodesLargePhotosUnderTheLimit() {
+        // 7000×7000 (49 MP) is under Daub's 50 MP limit but over Qt's
+        // default 128 MB allocation limit: it must decode, not be "damaged".
+        QImage photo(7000, 7000, QImage::Format_RGB888);
+        photo.fill(QColor(30, 140, 90));
+        const QByteArray jpeg = encode(photo, "jpeg");
+        const auto decoded = ImageDecoder::decodeData(jpeg, QStringLiteral("phone.jpg"));
+        QVERIFY2(decoded.ok(), qPrintable(decoded.error));
+        QCOMPARE(decoded.image.size(), QSize(7000, 7000));
+    }
+
+    void bmpHeadersCannotOverflow_data() {
+        QTest::addColumn<qint32>("width");
+        QTest::addColumn<qint32>("height");
+        QTest::addColumn<quint16>("bpp");
+        QTest::addColumn<quint32>("offset");
+        QTest::newRow("INT_MIN width") << qint32(INT_MIN) << qint32(1) << quint16(24) << 54u;
+        QTest::newRow("INT_MIN height") << qint32(1) << qint32(INT_MIN) << quint16(24) << 54u;
+        QTest::newRow("huge both") << qint32(INT_MAX) << qint32(INT_MAX) << quint16(65535) << 54u;
+        QTest::newRow("huge offset") << qint32(4) << qint32(4) << quint16(24) << 0xFFFFFFFFu;
+    }
+    void bmpHeadersCannotOverflow() {
+        // Found by fuzzing: offset + stride × |height| overflowed (signed,
+        // undefined) and |INT_MIN| has no 32-bit value. Each is refused
+        // (Qt may not even see it as a BMP) and nothing overflows (UBSan).
+        QFETCH(qint32, width);
+        QFETCH(qint32, height);
+        QFETCH(quint16, bpp);
+        QFETCH(quint32, offset);
+        QByteArray bmp(64, '\0');
+        bmp[0] = 'B';
+        bmp[1] = 'M';
+        qToLittleEndian<quint32>(quint32(bmp.size()), bmp.data() + 2);
+        qToLittleEndian<quint32>(offset, bmp.data() + 10);
+        qToLittleEndian<quint32>(40, bmp.data() + 14);
+        qToLittleEndian<qint32>(width, bmp.data() + 18);
+        qToLittleEndian<qint32>(height, bmp.data() + 22);
+        qToLittleEndian<quint16>(1, bmp.data() + 26);
+        qToLittleEndian<quint16>(bpp, bmp.data() + 28);
+        QVERIFY(!ImageDecoder::looksComplete(bmp, QStringLiteral("bmp")));
+        QVERIFY(!ImageDecoder::decodeData(bmp, QStringLiteral("evil.bmp")).ok());
     }
 
     void missingAndEmptyFiles() {

@@ -56,6 +56,34 @@ private Q_SLOTS:
         QVERIFY(ModelFinder::looksLikeModel(fixtures + QStringLiteral("/tiny-sd15")));
         QVERIFY(ModelFinder::looksLikeModel(fixtures + QStringLiteral("/tiny-sd15.safetensors")));
         QVERIFY(!ModelFinder::looksLikeModel(fixtures + QStringLiteral("/golden")));
+        QVERIFY(ModelFinder::looksLikeModel(fixtures + QStringLiteral("/pickles/tiny-sd15.ckpt")));
+        QVERIFY(ModelFinder::looksLikeUpscaler(fixtures + QStringLiteral("/pickles/tiny-rrdbnet-x4.pth")));
+        QVERIFY(ModelFinder::looksLikeUpscaler(fixtures + QStringLiteral("/tiny-rrdbnet-x2.safetensors")));
+        QVERIFY(!ModelFinder::looksLikeUpscaler(fixtures + QStringLiteral("/tiny-sd15")));
+    }
+
+    void findsUpscalersInTheUsualPlaces() {
+        QTemporaryDir home;
+        const QString h = home.path();
+        touch(h + QStringLiteral("/stable-diffusion-webui/models/ESRGAN/4x-UltraSharp.pth"), 70);
+        touch(h + QStringLiteral("/stable-diffusion-webui/models/RealESRGAN/RealESRGAN_x4plus.pth"));
+        touch(h + QStringLiteral("/stable-diffusion-webui/models/RealESRGAN/notes.txt"));
+        touch(h + QStringLiteral("/ComfyUI/models/upscale_models/RealESRGAN_x2plus.safetensors"));
+        touch(h + QStringLiteral("/.local/share/Daub/upscalers/mine.pth"));
+        // A model folder is not an upscaler place, and models are not upscalers.
+        touch(h + QStringLiteral("/ComfyUI/models/checkpoints/sdxl.safetensors"));
+        const auto found =
+            ModelFinder::find(ModelFinder::commonUpscalerPlaces(h), ModelFinder::Kind::Upscaler);
+        QStringList names;
+        for (const auto& m : found)
+            names << m.name + u'@' + m.location;
+        QCOMPARE(names, (QStringList{QStringLiteral("4x-UltraSharp@AUTOMATIC1111"),
+                                     QStringLiteral("mine@Daub"),
+                                     QStringLiteral("RealESRGAN_x2plus@ComfyUI"),
+                                     QStringLiteral("RealESRGAN_x4plus@AUTOMATIC1111")}));
+        QCOMPARE(found[0].bytes, 70);
+        // And upscaler files are not offered as models.
+        QVERIFY(ModelFinder::find(ModelFinder::commonPlaces(h)).size() == 1);
     }
 };
 

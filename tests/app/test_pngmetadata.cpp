@@ -6,6 +6,8 @@
 #include <QBuffer>
 #include <QImageReader>
 #include <QImageWriter>
+#include <QElapsedTimer>
+#include <QtEndian>
 #include <QtTest/QtTest>
 
 using daub::GenerationParameters;
@@ -138,6 +140,29 @@ private Q_SLOTS:
         // Qt's writer folds the line breaks (why encodePng writes its own
         // chunks); what is checked here is the decompression.
         QCOMPARE(daub::readPngText(png, QStringLiteral("parameters")), text.simplified());
+    }
+
+    void compressedTextIsBounded() {
+        // A zTXt "parameters" chunk of 64 kB that inflates to 64 MiB (the
+        // fuzzer's had 1 MB → 1 GiB: the old reader inflated all of it, 7 s
+        // and 3.2 GB): read as nothing, quickly, never holding the 64 MiB.
+        const QByteArray stream = qCompress(QByteArray(64 * 1024 * 1024, 'a'), 9).mid(4);
+        QVERIFY(stream.size() < 100 * 1024);
+        QByteArray png = daub::encodePng(daub::test::testImage(1, 1));
+        QByteArray chunk = "zTXtparameters" + QByteArray(2, '\0') + stream;
+        QByteArray length(4, '\0');
+        qToBigEndian<quint32>(quint32(chunk.size() - 4), length.data());
+        png.insert(33, length + chunk + QByteArray(4, '\0'));
+        QElapsedTimer timer;
+        timer.start();
+        QCOMPARE(daub::readPngText(png, QStringLiteral("parameters")), QString());
+        QVERIFY2(timer.elapsed() < 2000, qPrintable(QString::number(timer.elapsed())));
+        // inflateLimited itself: stops at the limit, takes what fits.
+        const QByteArray small = qCompress(QByteArray(5000, 'x')).mid(4);
+        QVERIFY(!daub::inflateLimited(small, 4999));
+        QCOMPARE(daub::inflateLimited(small, 5000).value_or(QByteArray()), QByteArray(5000, 'x'));
+        QVERIFY(!daub::inflateLimited(small.left(small.size() / 2), 1 << 20)); // truncated
+        QVERIFY(!daub::inflateLimited("not zlib at all", 1 << 20));
     }
 
     void pngWithoutText() {

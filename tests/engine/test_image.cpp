@@ -514,6 +514,43 @@ private Q_SLOTS:
         QCOMPARE(pixel(img, 9999, 4999), kWhite);
     }
 
+    void oversized_png_is_refused_by_the_size_limit_not_as_corrupt() {
+        // Signature + IHDR of a 40000 × 40000 grey image and nothing else:
+        // stb refuses that size as "corrupt"; Daub's own limit must speak.
+        std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n',
+                                    0, 0, 0, 13, 'I', 'H', 'D', 'R'};
+        for (uint32_t v : {40000u, 40000u})
+            for (int shift : {24, 16, 8, 0})
+                png.push_back(static_cast<uint8_t>(v >> shift));
+        png.insert(png.end(), {1, 0, 0, 0, 0, 0, 0, 0, 0}); // depth, colour, ..., CRC
+        std::string message;
+        QVERIFY(throws_image_error(
+            [&] { daub::decode_image(png.data(), png.size(), "wide.png"); }, "wide.png",
+            &message));
+        QVERIFY2(message.find("megapixels") != std::string::npos, message.c_str());
+        QVERIFY2(message.find("corrupt") == std::string::npos, message.c_str());
+    }
+
+    void png_with_an_empty_idat_chunk_decodes() {
+        // stb 2.27 memcpy()s from a null pointer for an empty IDAT chunk:
+        // Daub drops such chunks first; the pixels are the same.
+        const Image img = random_image(5, 4, 7);
+        const std::vector<uint8_t> png = daub::encode_png(img, {});
+        std::vector<uint8_t> with_empty = png;
+        size_t idat = 8;
+        while (std::memcmp(&png[idat + 4], "IDAT", 4) != 0)
+            idat += 12 + ((size_t(png[idat]) << 24) | (size_t(png[idat + 1]) << 16) |
+                          (size_t(png[idat + 2]) << 8) | png[idat + 3]);
+        const uint8_t empty[12] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xAF, 0x06, 0x1E};
+        with_empty.insert(with_empty.begin() + static_cast<std::ptrdiff_t>(idat), empty,
+                          empty + 12);
+        const Image a = daub::decode_image(png.data(), png.size(), "a.png");
+        const Image b = daub::decode_image(with_empty.data(), with_empty.size(), "b.png");
+        QCOMPARE(b.width, a.width);
+        QCOMPARE(b.height, a.height);
+        QVERIFY(a.rgb == b.rgb);
+    }
+
     // ---- writing ---------------------------------------------------------
 
     void png_round_trip_with_text_chunks() {
