@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libtorch-dev nlohmann-json3-dev libstb-dev libpng-dev libwebp-dev
+  # zlib: decompresses the CLIP merge list compiled into the engine.
+  zlib1g-dev
   # Debian's libtorch calls the system BLAS; without this it gets the
   # reference BLAS and CPU matrix products run about half as fast.
   libopenblas0-openmp

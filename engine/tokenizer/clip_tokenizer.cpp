@@ -2,6 +2,7 @@
 
 #include "core/errors.h"
 #include "core/json.h"
+#include "tokenizer/clip_builtin.h"
 #include "tokenizer/unicode_text.h"
 
 #include <nlohmann/json.hpp>
@@ -209,10 +210,66 @@ std::unordered_map<std::string, int64_t> read_vocab(const std::string& path) {
 
 } // namespace
 
+std::vector<std::pair<std::string, std::string>> parse_clip_merges(std::string_view text,
+                                                                   const std::string& source) {
+    std::vector<std::pair<std::string, std::string>> merges;
+    merges.reserve(50000);
+    std::size_t line_no = 0;
+    for (std::size_t pos = 0; pos < text.size();) {
+        std::size_t end = text.find('\n', pos);
+        if (end == std::string_view::npos)
+            end = text.size();
+        std::string_view line = text.substr(pos, end - pos);
+        pos = end + 1;
+        ++line_no;
+        if (!line.empty() && line.back() == '\r')
+            line.remove_suffix(1);
+        if (line.empty() || (line_no == 1 && line.rfind("#version", 0) == 0))
+            continue;
+        const std::size_t space = line.find(' ');
+        if (space == std::string_view::npos || space == 0 || space + 1 == line.size() ||
+            line.find(' ', space + 1) != std::string_view::npos)
+            throw ModelError(source + ": line " + std::to_string(line_no) +
+                             " is not a merge of two tokens separated by one space.");
+        merges.emplace_back(std::string(line.substr(0, space)),
+                            std::string(line.substr(space + 1)));
+    }
+    if (merges.empty())
+        throw ModelError(source + ": holds no merges.");
+    return merges;
+}
+
+std::vector<std::string>
+clip_vocabulary(const std::vector<std::pair<std::string, std::string>>& merges) {
+    // bytes_to_unicode's order: the printable bytes (which stand for
+    // themselves) ascending, then the others ascending (U+0100 onwards).
+    const auto table = byte_to_char();
+    std::vector<std::string> bytes;
+    bytes.reserve(256);
+    for (const bool printable : {true, false})
+        for (int b = 0; b < 256; ++b)
+            if ((table[b] == static_cast<char32_t>(b)) == printable) {
+                std::string ch;
+                unicode::append_utf8(ch, table[b]);
+                bytes.push_back(std::move(ch));
+            }
+    std::vector<std::string> vocab;
+    vocab.reserve(2 * bytes.size() + merges.size() + 2);
+    vocab.insert(vocab.end(), bytes.begin(), bytes.end());
+    for (const std::string& ch : bytes)
+        vocab.push_back(ch + kEndOfWord);
+    for (const auto& [left, right] : merges)
+        vocab.push_back(left + right);
+    vocab.emplace_back("<|startoftext|>");
+    vocab.emplace_back("<|endoftext|>");
+    return vocab;
+}
+
 // ---------------------------------------------------------------------------
 // Loading
 
-ClipTokenizer ClipTokenizer::from_folder(const std::string& dir, const std::string& pad_token_override) {
+ClipTokenizer ClipTokenizer::from_folder(const std::string& dir,
+                                         const std::string& pad_token_override) {
     namespace fs = std::filesystem;
     const std::string vocab_path = (fs::path(dir) / "vocab.json").string();
     const std::string merges_path = (fs::path(dir) / "merges.txt").string();
@@ -223,31 +280,8 @@ ClipTokenizer ClipTokenizer::from_folder(const std::string& dir, const std::stri
     std::unordered_map<std::string, int64_t> vocab = read_vocab(vocab_path);
 
     // merges.txt: "#version: 0.2", then one "left right" pair per line in rank order.
-    const std::string merges_text = read_text_file(merges_path);
-    std::vector<std::pair<std::string, std::string>> merges;
-    merges.reserve(50000);
-    std::size_t line_no = 0;
-    for (std::size_t pos = 0; pos < merges_text.size();) {
-        std::size_t end = merges_text.find('\n', pos);
-        if (end == std::string::npos)
-            end = merges_text.size();
-        std::string_view line(merges_text.data() + pos, end - pos);
-        pos = end + 1;
-        ++line_no;
-        if (!line.empty() && line.back() == '\r')
-            line.remove_suffix(1);
-        if (line.empty() || (line_no == 1 && line.rfind("#version", 0) == 0))
-            continue;
-        const std::size_t space = line.find(' ');
-        if (space == std::string_view::npos || space == 0 || space + 1 == line.size() ||
-            line.find(' ', space + 1) != std::string_view::npos)
-            throw ModelError(merges_path + ": line " + std::to_string(line_no) +
-                             " is not a merge of two tokens separated by one space.");
-        merges.emplace_back(std::string(line.substr(0, space)),
-                            std::string(line.substr(space + 1)));
-    }
-    if (merges.empty())
-        throw ModelError(merges_path + ": holds no merges.");
+    const std::vector<std::pair<std::string, std::string>> merges =
+        parse_clip_merges(read_text_file(merges_path), merges_path);
 
     // tokenizer_config.json (optional), with special_tokens_map.json below it.
     Config config;
@@ -297,6 +331,26 @@ ClipTokenizer ClipTokenizer::from_folder(const std::string& dir, const std::stri
         }
     }
     return ClipTokenizer(std::move(vocab), merges, std::move(config), std::move(added), dir);
+}
+
+ClipTokenizer ClipTokenizer::builtin(const std::string& pad_token_override) {
+    const std::string source = "the CLIP tokenizer compiled into Daub";
+    const std::vector<std::pair<std::string, std::string>> merges =
+        parse_clip_merges(clip_builtin_merges_text(), source);
+    if (merges.size() != kClipMergeCount)
+        throw ModelError(source + " holds " + std::to_string(merges.size()) + " merges, not " +
+                         std::to_string(kClipMergeCount) + ".");
+    const std::vector<std::string> tokens = clip_vocabulary(merges);
+    std::unordered_map<std::string, int64_t> vocab;
+    vocab.reserve(tokens.size());
+    for (std::size_t id = 0; id < tokens.size(); ++id)
+        if (!vocab.emplace(tokens[id], static_cast<int64_t>(id)).second)
+            throw ModelError(source + " builds the token \"" + tokens[id] + "\" twice.");
+    // As the tokenizer folders of SD 1.5 and SDXL (clip-vit-large-patch14).
+    Config config;
+    if (!pad_token_override.empty())
+        config.pad_token = pad_token_override;
+    return ClipTokenizer(std::move(vocab), merges, std::move(config), {}, source);
 }
 
 ClipTokenizer::ClipTokenizer(std::unordered_map<std::string, int64_t> vocab,

@@ -29,6 +29,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace daub {
@@ -52,6 +53,15 @@ public:
     /// shares the first one's files) replaces the folder's pad token.
     static ClipTokenizer from_folder(const std::string& dir,
                                      const std::string& pad_token_override = "");
+
+    /// The tokenizer of Stable Diffusion's CLIP text encoders from the data
+    /// compiled into Daub (tokenizer/clip_builtin.h): OpenAI's merge list
+    /// and the vocabulary built from it, BOS "<|startoftext|>", EOS and UNK
+    /// "<|endoftext|>", 77 tokens; the ids of a clip-vit-large-patch14
+    /// tokenizer folder. Pads with "<|endoftext|>" unless
+    /// `pad_token_override` is given ("!" for SDXL's second tokenizer).
+    /// Reads no file.
+    static ClipTokenizer builtin(const std::string& pad_token_override = "");
 
     /// The special token strings and the length of the text encoder's input.
     struct Config {
@@ -88,7 +98,7 @@ public:
     int64_t unk_id() const { return unk_id_; }
     int model_max_length() const { return config_.model_max_length; }
     const Config& config() const { return config_; }
-    /// Number of entries of vocab.json.
+    /// Number of entries of the vocabulary (vocab.json).
     std::size_t vocab_size() const { return id_to_token_.size(); }
     /// The vocabulary entry of `id`; empty when out of range.
     std::string token(int64_t id) const;
@@ -122,5 +132,19 @@ private:
     mutable std::unique_ptr<std::mutex> cache_mutex_;
     mutable std::unordered_map<std::string, std::vector<int64_t>> cache_; ///< word -> ids
 };
+
+/// The merges of a merges.txt text: an optional "#version" first line, then
+/// one "left right" pair per line, in rank order. `source` names the file in
+/// the ModelError for a malformed line or an empty list.
+std::vector<std::pair<std::string, std::string>> parse_clip_merges(std::string_view text,
+                                                                   const std::string& source);
+
+/// The vocabulary of OpenAI's CLIP tokenizer built from its merges, as
+/// clip/simple_tokenizer.py builds it: the 256 byte characters (GPT-2's
+/// byte-to-unicode order), the same with "</w>", one entry per merge (the
+/// two sides joined), then "<|startoftext|>" and "<|endoftext|>". The index
+/// is the id.
+std::vector<std::string>
+clip_vocabulary(const std::vector<std::pair<std::string, std::string>>& merges);
 
 } // namespace daub

@@ -1,18 +1,25 @@
 // The CLIP tokenizer against transformers' CLIPTokenizer: the 32 golden
-// prompts on the full vocabularies, the tiny models' tokenizers against the
-// ids of the text-encoder goldens, error messages, and load/encode timings.
+// prompts on the full vocabularies (read from the fixture folders and built
+// from the data compiled into Daub), the built vocabulary against
+// vocab.json, the bounded decompression of the built-in data, the tiny
+// models' tokenizers against the ids of the text-encoder goldens, error
+// messages, and load/encode timings.
 #include "golden.h"
 
 #include "core/errors.h"
 #include "core/json.h"
 #include "core/safetensors.h"
+#include "tokenizer/clip_builtin.h"
 #include "tokenizer/clip_tokenizer.h"
+#include "tokenizer/inflate.h"
 
 #include <QtTest/QtTest>
 #include <torch/torch.h>
+#include <zlib.h>
 
 #include <ctime>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 
@@ -47,19 +54,61 @@ void write_file(const QString& path, const std::string& text) {
     out << text;
 }
 
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/// The pad token override of the built-in tokenizer that matches a fixture
+/// vocabulary folder: "clip-vocab" pads with <|endoftext|>, "-padbang" with "!".
+std::string builtin_pad_for(const std::string& vocab) {
+    return vocab == "clip-vocab-padbang" ? "!" : "";
+}
+
+/// zlib's compress2 (zlib format) of `data`.
+std::string deflate_zlib(const std::string& data) {
+    uLongf size = compressBound(static_cast<uLong>(data.size()));
+    std::string out(size, '\0');
+    if (compress2(reinterpret_cast<Bytef*>(out.data()), &size,
+                  reinterpret_cast<const Bytef*>(data.data()), static_cast<uLong>(data.size()),
+                  9) != Z_OK)
+        return {};
+    out.resize(size);
+    return out;
+}
+
+/// The FormatError message of inflate_limited, or "" when it did not throw one.
+std::string inflate_error(std::string_view blob, std::size_t limit) {
+    try {
+        (void)daub::inflate_limited(blob, limit, "The test blob");
+    } catch (const daub::FormatError& e) {
+        return e.what();
+    }
+    return {};
+}
+
 } // namespace
 
 class TestTokenizer : public QObject {
     Q_OBJECT
 
     nlohmann::json cases_;
-    std::map<std::string, std::unique_ptr<ClipTokenizer>> full_; // "clip-vocab" -> tokenizer
+    std::map<std::string, std::unique_ptr<ClipTokenizer>> full_;    // "clip-vocab" -> tokenizer
+    std::map<std::string, std::unique_ptr<ClipTokenizer>> builtin_; // the same, built in
 
     const ClipTokenizer& full(const std::string& vocab) {
         auto& slot = full_[vocab];
         if (!slot)
             slot = std::make_unique<ClipTokenizer>(
                 ClipTokenizer::from_folder(daub::test::fixture(vocab)));
+        return *slot;
+    }
+
+    /// The built-in tokenizer configured as the fixture folder `vocab`.
+    const ClipTokenizer& builtin(const std::string& vocab) {
+        auto& slot = builtin_[vocab];
+        if (!slot)
+            slot = std::make_unique<ClipTokenizer>(ClipTokenizer::builtin(builtin_pad_for(vocab)));
         return *slot;
     }
 
@@ -123,6 +172,137 @@ private Q_SLOTS:
         QCOMPARE(want_padded.size(), std::size_t(77));
         QVERIFY2(padded == want_padded,
                  ("input_ids, " + first_difference(tok, padded, want_padded)).c_str());
+    }
+
+    /// The built-in data gives every golden case the ids of the fixture
+    /// folder it names (pad <|endoftext|> or "!").
+    void builtin_golden_case_data() { golden_case_data(); }
+
+    void builtin_golden_case() {
+        QFETCH(int, index);
+        const nlohmann::json& c = cases_.at("cases")[index];
+        const std::string vocab = c.at("vocab").get<std::string>();
+        const ClipTokenizer& tok = builtin(vocab);
+        const ClipTokenizer& folder = full(vocab);
+        const std::string prompt = c.at("prompt").get<std::string>();
+
+        const std::vector<int64_t> untruncated = tok.encode(prompt);
+        QVERIFY2(untruncated == folder.encode(prompt),
+                 ("untruncated ids vs the folder, " +
+                  first_difference(tok, untruncated, folder.encode(prompt)))
+                     .c_str());
+        const std::vector<int64_t> want_untruncated = ids_of(c.at("untruncated_ids"));
+        QVERIFY2(
+            untruncated == want_untruncated,
+            ("untruncated ids, " + first_difference(tok, untruncated, want_untruncated)).c_str());
+
+        const std::vector<int64_t> padded = tok.encode_padded(prompt, 77);
+        QVERIFY2(padded == folder.encode_padded(prompt, 77),
+                 ("input_ids vs the folder, " +
+                  first_difference(tok, padded, folder.encode_padded(prompt, 77)))
+                     .c_str());
+        const std::vector<int64_t> want_padded = ids_of(c.at("input_ids"));
+        QVERIFY2(padded == want_padded,
+                 ("input_ids, " + first_difference(tok, padded, want_padded)).c_str());
+    }
+
+    /// The built-in merge list is the fixture's merges.txt, byte for byte,
+    /// and the vocabulary built from it is vocab.json, id for id.
+    void builtin_vocabulary_is_vocab_json() {
+        const std::string merges_text = daub::clip_builtin_merges_text();
+        QCOMPARE(merges_text.size(),
+                 read_file(daub::test::fixture("clip-vocab/merges.txt")).size());
+        QVERIFY(merges_text == read_file(daub::test::fixture("clip-vocab/merges.txt")));
+        const auto merges = daub::parse_clip_merges(merges_text, "built-in");
+        QCOMPARE(merges.size(), daub::kClipMergeCount);
+
+        const std::vector<std::string> built = daub::clip_vocabulary(merges);
+        QCOMPARE(built.size(), daub::kClipVocabSize);
+        for (const char* folder : {"clip-vocab", "clip-vocab-padbang"}) {
+            const nlohmann::json vocab_json =
+                daub::read_json_file(daub::test::fixture(std::string(folder) + "/vocab.json"));
+            QCOMPARE(vocab_json.size(), built.size());
+            for (std::size_t id = 0; id < built.size(); ++id) {
+                auto it = vocab_json.find(built[id]);
+                QVERIFY2(it != vocab_json.end(), ("not in vocab.json: " + built[id]).c_str());
+                QVERIFY2(it->get<int64_t>() == static_cast<int64_t>(id),
+                         (built[id] + " is " + it->dump() + " in vocab.json, built as " +
+                          std::to_string(id))
+                             .c_str());
+            }
+        }
+
+        // The tokenizer built from it knows every token by the same id.
+        const ClipTokenizer& tok = builtin("clip-vocab");
+        const ClipTokenizer& folder = full("clip-vocab");
+        QCOMPARE(tok.vocab_size(), folder.vocab_size());
+        for (std::size_t id = 0; id < built.size(); ++id) {
+            QCOMPARE(tok.token(static_cast<int64_t>(id)), built[id]);
+            QCOMPARE(tok.token_id(built[id]), static_cast<int64_t>(id));
+        }
+    }
+
+    /// The special tokens and the padding of both kinds, as the folders.
+    void builtin_special_tokens() {
+        for (const std::string vocab : {"clip-vocab", "clip-vocab-padbang"}) {
+            const ClipTokenizer& tok = builtin(vocab);
+            const ClipTokenizer& folder = full(vocab);
+            QCOMPARE(tok.bos_id(), folder.bos_id());
+            QCOMPARE(tok.eos_id(), folder.eos_id());
+            QCOMPARE(tok.unk_id(), folder.unk_id());
+            QCOMPARE(tok.pad_id(), folder.pad_id());
+            QCOMPARE(tok.model_max_length(), folder.model_max_length());
+            QCOMPARE(tok.config().pad_token, folder.config().pad_token);
+        }
+        QCOMPARE(builtin("clip-vocab").pad_id(), int64_t(49407));
+        QCOMPARE(builtin("clip-vocab-padbang").pad_id(), int64_t(0));
+        // "!" written in a prompt of the "!"-padding tokenizer is its pad token.
+        QCOMPARE(builtin("clip-vocab-padbang").encode("!!"),
+                 (std::vector<int64_t>{49406, 0, 0, 49407}));
+    }
+
+    /// inflate_limited refuses what is oversized, corrupt, cut short or
+    /// followed by other bytes, and never holds more than its limit.
+    void builtin_decompression_is_bounded() {
+        const std::string_view blob = daub::clip_builtin_merges_compressed();
+        const std::size_t size = daub::inflate_limited(blob, daub::kClipMergesMaxBytes, "x").size();
+        QCOMPARE(size, std::size_t(524619));
+        QVERIFY(daub::kClipMergesMaxBytes >= size);
+        QCOMPARE(daub::inflate_limited(blob, size, "x").size(), size); // exactly at the limit
+        std::string msg = inflate_error(blob, size - 1);
+        QVERIFY2(msg.find("more than 524618 bytes") != std::string::npos, msg.c_str());
+
+        // A small zlib stream of 8 MiB of zeros (a "bomb") against a 1 MiB limit.
+        const std::string bomb = deflate_zlib(std::string(8 << 20, '\0'));
+        QVERIFY(!bomb.empty() && bomb.size() < 20000);
+        msg = inflate_error(bomb, 1 << 20);
+        QVERIFY2(msg.find("The test blob decompresses to more than 1048576 bytes") !=
+                     std::string::npos,
+                 msg.c_str());
+        QCOMPARE(daub::inflate_limited(bomb, 8 << 20, "x").size(), std::size_t(8 << 20));
+
+        // Corrupt: a flipped byte inside the deflate data, a bad header.
+        std::string corrupt(blob);
+        corrupt[corrupt.size() / 2] = static_cast<char>(corrupt[corrupt.size() / 2] ^ 0x5a);
+        msg = inflate_error(corrupt, daub::kClipMergesMaxBytes);
+        QVERIFY2(msg.find("The test blob is corrupt") != std::string::npos, msg.c_str());
+        msg = inflate_error("not compressed at all", daub::kClipMergesMaxBytes);
+        QVERIFY2(msg.find("The test blob is corrupt") != std::string::npos, msg.c_str());
+        // Cut short, and followed by other bytes.
+        msg = inflate_error(blob.substr(0, blob.size() / 2), daub::kClipMergesMaxBytes);
+        QVERIFY2(msg.find("truncated") != std::string::npos, msg.c_str());
+        msg = inflate_error(std::string(blob) + "xyz", daub::kClipMergesMaxBytes);
+        QVERIFY2(msg.find("3 bytes after the end") != std::string::npos, msg.c_str());
+        QVERIFY(inflate_error("", 100).find("truncated") != std::string::npos);
+    }
+
+    /// The licence notice shown in the app is the installed LICENSE-CLIP.
+    void builtin_license_notice() {
+        const std::string notice = daub::clip_license_notice();
+        QVERIFY(notice.find("MIT License") != std::string::npos);
+        QVERIFY(notice.find("Copyright (c) 2021 OpenAI") != std::string::npos);
+        QVERIFY(notice.find("THE SOFTWARE IS PROVIDED \"AS IS\"") != std::string::npos);
+        QCOMPARE(notice, read_file(DAUB_SOURCE_DIR "/engine/tokenizer/data/LICENSE-CLIP"));
     }
 
     void full_vocabularies() {
@@ -261,6 +441,13 @@ private Q_SLOTS:
         const double cached_cpu_us = 1e6 * double(std::clock() - cpu) / CLOCKS_PER_SEC / kRepeats;
         qInfo("load clip-vocab (49,408 tokens, 48,894 merges): %.1f ms wall, %.1f ms CPU", load_ms,
               load_cpu_ms);
+        timer.restart();
+        cpu = std::clock();
+        const ClipTokenizer built = ClipTokenizer::builtin();
+        qInfo("build the built-in tokenizer (%zu bytes gzip -> 524,619): %.1f ms wall, %.1f ms CPU",
+              daub::clip_builtin_merges_compressed().size(), timer.nsecsElapsed() / 1e6,
+              1e3 * double(std::clock() - cpu) / CLOCKS_PER_SEC);
+        QCOMPARE(built.vocab_size(), tok.vocab_size());
         qInfo("encode a 120-word prompt (%zu ids): %.1f us cold; with the word cache %.1f us wall, "
               "%.1f us CPU",
               first.size(), first_us, cached_us, cached_cpu_us);
