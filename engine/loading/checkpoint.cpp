@@ -174,11 +174,10 @@ TokenizerDirs Checkpoint::find_tokenizer(const std::string& user_dir,
         }
         return dirs;
     }
-    throw ModelError(fs::path(path_).filename().string() +
-                     " is a single-file checkpoint without a tokenizer: give a folder with "
-                     "vocab.json and merges.txt (--tokenizer DIR), put a tokenizer/ folder with "
-                     "them beside the file, or give a diffusers config folder that has one "
-                     "(--config DIR).");
+    if (!user_dir.empty())
+        throw ModelError("The tokenizer folder " + user_dir +
+                         " has no vocab.json and merges.txt, nor a tokenizer/ folder with them.");
+    return {}; // none: the caller uses the CLIP tokenizer built into Daub
 }
 
 } // namespace daub

@@ -101,7 +101,7 @@ struct CheckpointConfigs {
 
 /// Where the tokenizer files of a single file are.
 struct TokenizerDirs {
-    std::string tokenizer;   ///< folder with vocab.json + merges.txt
+    std::string tokenizer;   ///< folder with vocab.json + merges.txt; empty: none (built in)
     std::string tokenizer_2; ///< SDXL: its second tokenizer folder; empty for SD 1.5
     /// SDXL: true when tokenizer_2 is the same folder as tokenizer (no
     /// tokenizer_2/ was found); the second encoder then still pads with
@@ -154,8 +154,9 @@ public:
 
     /// Finds vocab.json + merges.txt for this file: in `user_dir` (itself,
     /// or its tokenizer/ and tokenizer_2/), then in a tokenizer/ folder
-    /// beside the file, then in `config_dir`'s tokenizer/. ModelError saying
-    /// what to provide when none has them.
+    /// beside the file, then in `config_dir`'s tokenizer/. None found: empty
+    /// dirs (the caller uses ClipTokenizer::builtin), or a ModelError when
+    /// `user_dir` was given.
     TokenizerDirs find_tokenizer(const std::string& user_dir = "",
                                  const std::string& config_dir = "") const;
 

@@ -1,10 +1,12 @@
 // Components from a single-file checkpoint: the Checkpoint's per-component
 // views with diffusers keys, configurations from the shapes (or a config
-// folder), tokenizers found beside the file or given by the user.
+// folder), tokenizers found beside the file or given by the user, else the
+// CLIP tokenizer built into Daub.
 #include "core/errors.h"
 #include "core/json.h"
 #include "loading/checkpoint.h"
 #include "pipelines/model_loader.h"
+#include "tokenizer/clip_builtin.h"
 
 #include <torch/torch.h>
 
@@ -35,12 +37,28 @@ std::shared_ptr<Components> load_single_file(const LoadRequest& request,
                 json_value<bool>(read_json_file(index.string()), "force_zeros_for_empty_prompt", sdxl);
     }
 
+    // A tokenizer folder given or found beside the file wins; else the CLIP
+    // tokenizer built into Daub (SD 1.5 and SDXL use the same vocabulary).
+    // SDXL's second tokenizer pads with "!" even when it shares the first one's data.
     const TokenizerDirs dirs = ckpt->find_tokenizer(request.tokenizer_dir, request.config_dir);
-    c->tokenizer = std::make_shared<const ClipTokenizer>(ClipTokenizer::from_folder(dirs.tokenizer));
-    if (sdxl) {
-        // SDXL's second tokenizer pads with "!" even when it shares files with the first.
-        c->tokenizer_2 = std::make_shared<const ClipTokenizer>(
-            ClipTokenizer::from_folder(dirs.tokenizer_2, dirs.tokenizer_2_shared ? "!" : ""));
+    if (dirs.tokenizer.empty()) {
+        // Its ids index the text encoders' token embeddings: those must be CLIP's.
+        const CheckpointInspection& in = ckpt->inspection();
+        for (const int64_t rows : {in.text_encoder.vocab_size,
+                                   sdxl ? in.text_encoder_2.vocab_size : int64_t(kClipVocabSize)})
+            if (rows != static_cast<int64_t>(kClipVocabSize))
+                throw ModelError(request.path + ": the text encoder has " + std::to_string(rows) +
+                                 " tokens, not the 49,408 of the CLIP tokenizer built into "
+                                 "Daub: give the model's tokenizer folder (--tokenizer DIR).");
+        c->tokenizer = std::make_shared<const ClipTokenizer>(ClipTokenizer::builtin());
+        if (sdxl)
+            c->tokenizer_2 = std::make_shared<const ClipTokenizer>(ClipTokenizer::builtin("!"));
+    } else {
+        c->tokenizer =
+            std::make_shared<const ClipTokenizer>(ClipTokenizer::from_folder(dirs.tokenizer));
+        if (sdxl)
+            c->tokenizer_2 = std::make_shared<const ClipTokenizer>(
+                ClipTokenizer::from_folder(dirs.tokenizer_2, dirs.tokenizer_2_shared ? "!" : ""));
     }
 
     const LoadOptions options{placement.dtype, placement.device};

@@ -27,7 +27,8 @@ constexpr const char* kUsage = R"(usage: daub-cli generate --model PATH --prompt
 
   --model PATH          diffusers folder or single-file .safetensors checkpoint
   --config DIR          diffusers-layout folder with configs (single files)
-  --tokenizer DIR       folder with vocab.json + merges.txt (single files)
+  --tokenizer DIR       folder with vocab.json + merges.txt (single files; default: a
+                        tokenizer/ folder beside the file, else the built-in CLIP one)
   --prompt TEXT         what to draw
   --negative TEXT       what to avoid
   --width N --height N  output size, multiples of 8 (default: the model's)

@@ -545,9 +545,16 @@ private Q_SLOTS:
 
     void finds_tokenizer_files() {
         auto ckpt = daub::Checkpoint::open(daub::test::fixture("tiny-sdxl.safetensors"));
-        // Nothing beside the file and no folders given: a clear error.
-        std::string msg = error_of<daub::ModelError>([&] { ckpt->find_tokenizer(); });
-        QVERIFY2(msg.find("vocab.json") != std::string::npos && msg.find("--tokenizer") != std::string::npos,
+        // Nothing beside the file and no folders given: none (the loader
+        // uses the built-in CLIP tokenizer).
+        auto none = ckpt->find_tokenizer();
+        QVERIFY(none.tokenizer.empty() && none.tokenizer_2.empty());
+        // A user folder without the files: a clear error.
+        const fs::path empty = scratch_dir("no-tokenizer");
+        std::string msg =
+            error_of<daub::ModelError>([&] { ckpt->find_tokenizer(empty.string()); });
+        QVERIFY2(msg.find("vocab.json") != std::string::npos &&
+                     msg.find(empty.string()) != std::string::npos,
                  msg.c_str());
         // The config folder's tokenizer/ and tokenizer_2/.
         auto dirs = ckpt->find_tokenizer("", daub::test::fixture("tiny-sdxl"));
