@@ -133,6 +133,35 @@ private Q_SLOTS:
         QFile::remove(out);
     }
 
+    /// SDXL: both encoders use the built-in data, the second padding with "!".
+    void sdxl_uses_builtin_tokenizers() {
+        const std::string path = dir_.filePath("sdxl.safetensors").toStdString();
+        const std::string configs = dir_.filePath("sdxl-configs").toStdString();
+        test::write_clip_vocab_sdxl_checkpoint(path, configs);
+        LoadRequest r;
+        r.path = path;
+        r.config_dir = configs;
+        r.device = "cpu";
+        const std::unique_ptr<StableDiffusion> pipe(
+            static_cast<StableDiffusion*>(Pipeline::load(r).release()));
+        QCOMPARE(pipe->info().family, ModelFamily::SDXL);
+        const Components& c = pipe->txt2img().components();
+        QVERIFY(c.tokenizer != nullptr && c.tokenizer_2 != nullptr);
+        QCOMPARE(c.tokenizer->vocab_size(), std::size_t(49408));
+        QCOMPARE(c.tokenizer_2->vocab_size(), std::size_t(49408));
+        QCOMPARE(c.tokenizer->pad_id(), int64_t(49407));
+        QCOMPARE(c.tokenizer_2->pad_id(), int64_t(0));
+        QCOMPARE(c.tokenizer_2->encode_padded("a cat", 6),
+                 (std::vector<int64_t>{49406, 320, 2368, 49407, 0, 0}));
+
+        const GenerationResult result = pipe->generate(small_request(), {}, nullptr);
+        QCOMPARE(result.image.width, 64);
+        QCOMPARE(result.image.height, 64);
+        QCOMPARE(result.steps_run, 2);
+        fs::remove(path);
+        fs::remove_all(configs);
+    }
+
     /// A tokenizer folder given, or beside the file, is used instead.
     void tokenizer_folder_still_wins() {
         // Given: the "!"-padding vocabulary, so the pad id shows which one loaded.

@@ -2,12 +2,14 @@
 
 #include "golden.h"
 
+#include "core/json.h"
 #include "core/safetensors.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <stdexcept>
 
@@ -61,6 +63,44 @@ void write_bare_sd15_checkpoint(const std::string& path, const BareCheckpointOpt
         }
     }
     write_safetensors(path, tensors);
+}
+
+void write_clip_vocab_sdxl_checkpoint(const std::string& path, const std::string& config_dir,
+                                      uint64_t seed) {
+    namespace fs = std::filesystem;
+    constexpr int64_t kClipVocab = 49408;
+    const std::string source = fixture("tiny-sdxl.safetensors");
+    if (!fs::exists(source))
+        throw std::runtime_error(source + " is missing.");
+    SafeTensorsFile fixture_file(source);
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+    std::map<std::string, at::Tensor> tensors;
+    for (const std::string& key : fixture_file.keys()) {
+        if (ends_with(key, "token_embedding.weight")) {
+            const int64_t width = fixture_file.shape(key).at(1);
+            tensors[key] = (at::randn({kClipVocab, width}, gen) * kScale).to(at::kHalf);
+        } else {
+            tensors[key] = fixture_file.load(key);
+        }
+    }
+    write_safetensors(path, tensors);
+
+    const fs::path from = fixture("tiny-sdxl");
+    const fs::path to = config_dir;
+    for (const char* file : {"model_index.json", "unet/config.json", "vae/config.json",
+                             "scheduler/scheduler_config.json", "text_encoder/config.json",
+                             "text_encoder_2/config.json"}) {
+        nlohmann::json j = read_json_file((from / file).string());
+        if (std::string(file).rfind("text_encoder", 0) == 0) {
+            j["vocab_size"] = kClipVocab;
+            j["bos_token_id"] = kClipVocab - 2;
+            j["eos_token_id"] = kClipVocab - 1;
+            j["pad_token_id"] =
+                std::string(file).rfind("text_encoder_2", 0) == 0 ? 0 : kClipVocab - 1;
+        }
+        fs::create_directories((to / file).parent_path());
+        std::ofstream((to / file).string()) << j.dump(2);
+    }
 }
 
 } // namespace daub::test

@@ -31,4 +31,15 @@ struct BareCheckpointOptions {
 /// std::runtime_error when the fixture is missing.
 void write_bare_sd15_checkpoint(const std::string& path, const BareCheckpointOptions& options = {});
 
+/// SDXL with the built-in tokenizers: writes `path`, the fixture
+/// tiny-sdxl.safetensors (SGM layout) with both text encoders' token
+/// embeddings replaced by random ones of CLIP's 49,408 rows, and
+/// `config_dir`, a diffusers-layout folder of tiny-sdxl's configurations
+/// (its widths are below the 64-wide-head rules) with the text encoders'
+/// vocab_size 49408, bos/eos ids 49406/49407 and pad ids 49407 and 0 ("!"),
+/// and no tokenizer/ or tokenizer_2/ folder. Loaded with that config folder,
+/// both encoders use ClipTokenizer::builtin ("!" padding for the second).
+void write_clip_vocab_sdxl_checkpoint(const std::string& path, const std::string& config_dir,
+                                      uint64_t seed = 1);
+
 } // namespace daub::test
