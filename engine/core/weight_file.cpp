@@ -3,6 +3,7 @@
 
 #include "core/errors.h"
 #include "core/safetensors.h"
+#include "core/torch_checkpoint.h"
 
 #include <array>
 #include <cerrno>
@@ -11,14 +12,6 @@
 #include <fstream>
 
 namespace daub {
-
-namespace {
-
-std::string file_name(const std::string& path) {
-    return std::filesystem::path(path).filename().string();
-}
-
-} // namespace
 
 std::shared_ptr<const WeightSource> open_weight_file(const std::string& path) {
     std::error_code ec;
@@ -41,16 +34,9 @@ std::shared_ptr<const WeightSource> open_weight_file(const std::string& path) {
     // PyTorch before 0.4 wrote a tar archive ("ustar" at byte 257).
     const bool tar = got >= 262 && std::memcmp(head.data() + 257, "ustar", 5) == 0;
 
-    if (!json_at_8 && zip)
-        throw UnsupportedModelError(
-            file_name(path) + " is a PyTorch zip checkpoint, which this build of Daub does not "
-                              "read yet; convert it to .safetensors.");
-    if (!json_at_8 && (pickle || tar))
-        throw UnsupportedModelError(
-            file_name(path) +
-            " is in PyTorch's legacy pickle format (saved before PyTorch 1.6), which Daub does "
-            "not read: re-save it with a current PyTorch (torch.save(torch.load(path, "
-            "weights_only=True), new_path)) or convert it to .safetensors.");
+    // read_torch_archive refuses the legacy formats with their own sentence.
+    if (!json_at_8 && (zip || pickle || tar))
+        return std::make_shared<const TorchCheckpointFile>(path);
     return std::make_shared<const SafeTensorsFile>(path);
 }
 
