@@ -48,6 +48,8 @@ public:
 class CancelledError : public Error {
 public:
     CancelledError() : Error("The generation was cancelled.") {}
+    /// What was cancelled, in one sentence ("Loading the model was cancelled.").
+    explicit CancelledError(const std::string& what) : Error(what) {}
 };
 
 } // namespace daub

@@ -1,5 +1,6 @@
 #include "core/weights.h"
 
+#include "core/cancel.h"
 #include "core/errors.h"
 
 #include <torch/torch.h>
@@ -17,11 +18,41 @@ std::string shape_to_string(const std::vector<int64_t>& shape) {
     return s.str();
 }
 
+namespace {
+
+/// The dtype load_module_weights gives `target`.
+at::ScalarType load_dtype(const at::Tensor& target, at::ScalarType dtype) {
+    return at::isFloatingType(target.scalar_type()) ? dtype : target.scalar_type();
+}
+
+int64_t loaded_bytes(const at::Tensor& target, at::ScalarType dtype) {
+    return target.numel() * static_cast<int64_t>(c10::elementSize(load_dtype(target, dtype)));
+}
+
+} // namespace
+
+void WeightLoadMonitor::check_cancelled() const {
+    if (cancel && cancel->cancelled())
+        throw CancelledError("Loading the model was cancelled.");
+}
+
+int64_t module_weight_bytes(const torch::nn::Module& module, at::ScalarType dtype) {
+    int64_t bytes = 0;
+    for (const auto& item : module.named_parameters(/*recurse=*/true))
+        bytes += loaded_bytes(item.value(), dtype);
+    for (const auto& item : module.named_buffers(/*recurse=*/true))
+        bytes += loaded_bytes(item.value(), dtype);
+    return bytes;
+}
+
 size_t load_module_weights(torch::nn::Module& module, const WeightSource& source,
                            const std::string& prefix, const LoadOptions& options) {
     torch::NoGradGuard no_grad;
     size_t loaded = 0;
+    WeightLoadMonitor* monitor = options.monitor;
     auto copy_into = [&](const std::string& name, at::Tensor& target) {
+        if (monitor)
+            monitor->check_cancelled();
         const std::string key = prefix + name;
         if (!source.contains(key))
             throw ModelError(source.describe() + ": tensor '" + key + "' is missing.");
@@ -31,10 +62,14 @@ size_t load_module_weights(torch::nn::Module& module, const WeightSource& source
             throw ModelError(source.describe() + ": tensor '" + key + "' has shape " +
                              shape_to_string(got) + ", expected " + shape_to_string(expected) +
                              ".");
-        const at::ScalarType dtype =
-            at::isFloatingType(target.scalar_type()) ? options.dtype : target.scalar_type();
-        target.set_data(source.load(key, dtype, options.device));
+        const int64_t bytes = loaded_bytes(target, options.dtype);
+        target.set_data(source.load(key, load_dtype(target, options.dtype), options.device));
         ++loaded;
+        if (monitor) {
+            monitor->bytes_done += bytes;
+            if (monitor->on_progress)
+                monitor->on_progress(monitor->bytes_done, monitor->bytes_total);
+        }
     };
     for (auto& item : module.named_parameters(/*recurse=*/true))
         copy_into(item.key(), item.value());

@@ -11,6 +11,8 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,8 @@ class Module;
 }
 
 namespace daub {
+
+class CancelToken;
 
 class WeightSource {
 public:
@@ -35,17 +39,53 @@ public:
     virtual std::string describe() const = 0;
 };
 
+/// Progress and cancellation of a load that spans several
+/// load_module_weights calls (every network of a model):
+///
+///   WeightLoadMonitor monitor;
+///   monitor.bytes_total = module_weight_bytes(*unet, at::kHalf) +
+///                         module_weight_bytes(*vae, at::kFloat);
+///   monitor.on_progress = [](int64_t done, int64_t total) { ... };
+///   monitor.cancel = &token;
+///   load_module_weights(*unet, source, "", {at::kHalf, device, &monitor});
+///   ...
+///
+/// Bytes are those of the tensors as loaded (elements × the size of the
+/// dtype they are loaded in), so the sum of module_weight_bytes() is
+/// exactly what the loads add up to.
+struct WeightLoadMonitor {
+    /// Called after every tensor, on the loading thread; bytes_done only grows.
+    std::function<void(int64_t bytes_done, int64_t bytes_total)> on_progress;
+    /// Checked before every tensor: set, the load throws CancelledError.
+    const CancelToken* cancel = nullptr;
+    int64_t bytes_total = 0;
+    int64_t bytes_done = 0;
+
+    /// Throws CancelledError when `cancel` is set.
+    void check_cancelled() const;
+};
+
 struct LoadOptions {
     at::ScalarType dtype = at::kFloat;
     at::Device device = at::kCPU;
+    /// Optional: counts the loaded bytes and checks for cancellation.
+    WeightLoadMonitor* monitor = nullptr;
 };
 
 /// Copies every parameter and buffer of `module` from `source[prefix + name]`,
 /// converting to options.dtype (floating tensors only) and options.device.
 /// Missing tensors and shape mismatches throw ModelError naming the key.
+/// With options.monitor: the cancel token is checked before every tensor
+/// (CancelledError; the tensors loaded so far stay in the module, which the
+/// caller then drops) and progress is reported after every tensor.
 /// Returns how many tensors were loaded.
 size_t load_module_weights(torch::nn::Module& module, const WeightSource& source,
                            const std::string& prefix, const LoadOptions& options);
+
+/// The bytes load_module_weights adds to a monitor for `module` loaded in
+/// `dtype`: every parameter and buffer, floating ones counted in `dtype`,
+/// the others in their own.
+int64_t module_weight_bytes(const torch::nn::Module& module, at::ScalarType dtype);
 
 /// Formats a shape as [a, b, c] for messages.
 std::string shape_to_string(const std::vector<int64_t>& shape);

@@ -171,6 +171,16 @@ private:
     std::shared_ptr<const WeightSource> unet_, vae_, text_encoder_, text_encoder_2_;
 };
 
+/// The vae_* facts of `in` read from the shapes of a diffusers-keyed
+/// AutoencoderKL (a single file's VAE view, or a separate VAE file);
+/// ModelError naming the tensor when one it needs is missing.
+void inspect_vae(const WeightSource& vae, const std::string& path, CheckpointInspection& in);
+
+/// The diffusers AutoencoderKL config of those facts, with the
+/// scaling_factor and force_upcast of `layout`'s family (what
+/// Checkpoint::vae_config derives without a folder config).
+nlohmann::json derived_vae_config(const CheckpointInspection& in, CheckpointLayout layout);
+
 /// Refuses pickle checkpoints (.ckpt, .pt, .pth, .bin, .pkl, or content
 /// starting like a pickle or a torch zip archive) with UnsupportedModelError
 /// explaining why and how to convert. Reads at most the first 16 bytes and

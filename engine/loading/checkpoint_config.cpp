@@ -188,14 +188,18 @@ void Checkpoint::inspect() {
                          std::to_string(in.text_encoder.hidden_size) + ".");
     }
 
-    // VAE
+    inspect_vae(vae, path_, in);
+}
+
+void inspect_vae(const WeightSource& vae, const std::string& path, CheckpointInspection& in) {
     const auto vae_in = need_shape(vae, "encoder.conv_in.weight", 4);
     in.vae_in_channels = vae_in[1];
     in.vae_out_channels = need_shape(vae, "decoder.conv_out.weight", 4)[0];
     in.latent_channels = need_shape(vae, "decoder.conv_in.weight", 4)[1];
     const int64_t vae_levels = count_blocks(vae, "encoder.down_blocks.");
     if (vae_levels < 1 || count_blocks(vae, "decoder.up_blocks.") != vae_levels)
-        throw ModelError(path_ + ": the VAE's encoder and decoder have different level counts.");
+        throw ModelError(path + ": the VAE's encoder and decoder have different level counts.");
+    in.vae_block_out_channels.clear();
     for (int64_t l = 0; l < vae_levels; ++l)
         in.vae_block_out_channels.push_back(need_shape(
             vae, "encoder.down_blocks." + std::to_string(l) + ".resnets.0.conv1.weight", 4)[0]);
@@ -362,9 +366,8 @@ nlohmann::json Checkpoint::unet_config(const nlohmann::json* folder) const {
     return derived;
 }
 
-nlohmann::json Checkpoint::vae_config(const nlohmann::json* folder) const {
-    const CheckpointInspection& in = inspection_;
-    const bool sdxl = layout_ == CheckpointLayout::SDXL_SGM;
+nlohmann::json derived_vae_config(const CheckpointInspection& in, CheckpointLayout layout) {
+    const bool sdxl = layout == CheckpointLayout::SDXL_SGM;
     const size_t levels = in.vae_block_out_channels.size();
     json derived = {
         {"_class_name", "AutoencoderKL"},
@@ -388,6 +391,11 @@ nlohmann::json Checkpoint::vae_config(const nlohmann::json* folder) const {
         {"use_post_quant_conv", in.vae_post_quant_conv},
         {"use_quant_conv", in.vae_quant_conv},
     };
+    return derived;
+}
+
+nlohmann::json Checkpoint::vae_config(const nlohmann::json* folder) const {
+    const json derived = derived_vae_config(inspection_, layout_);
     if (!folder)
         return derived;
     const char* c = "VAE";

@@ -175,6 +175,8 @@ std::string format_parameters_text(const ImageParameters& p) {
     fields.push_back("Size: " + std::to_string(p.width) + "x" + std::to_string(p.height));
     if (!p.model.empty())
         fields.push_back("Model: " + quote(p.model));
+    if (!p.vae.empty()) // A1111: the VAE file's name, after the model's
+        fields.push_back("VAE: " + quote(p.vae));
     if (p.denoising_strength)
         fields.push_back("Denoising strength: " + number(*p.denoising_strength, 4));
     if (p.clip_skip > 1)
@@ -253,6 +255,8 @@ std::optional<ImageParameters> parse_parameters_text(const std::string& input) {
             }
         } else if (key == "Model") {
             p.model = value;
+        } else if (key == "VAE") {
+            p.vae = value;
         } else if (key == "Denoising strength") {
             p.denoising_strength = parse_number<double>(value);
             ok = p.denoising_strength.has_value();

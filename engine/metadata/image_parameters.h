@@ -3,7 +3,7 @@
 //
 //   a red fox in the snow
 //   Negative prompt: blurry
-//   Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 42, Size: 512x512, Model: sd15, Denoising strength: 0.75, Version: Daub 0.1.0
+//   Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 42, Size: 512x512, Model: sd15, VAE: vae-ft-mse-840000-ema-pruned.safetensors, Denoising strength: 0.75, Version: Daub 0.1.0
 //
 // Plain C++ (no torch, no Qt): daub-cli writes it, the app writes and reads it.
 // Numbers are written and read independently of the C locale.
@@ -27,6 +27,7 @@ struct ImageParameters {
     int width = 0;
     int height = 0;
     std::string model;                        ///< model name; "" when unknown
+    std::string vae;                          ///< separate VAE's file name; "" = the model's own
     int clip_skip = 1;                        ///< A1111's meaning: 1 = last CLIP layer
     std::optional<double> denoising_strength; ///< set for img2img
 

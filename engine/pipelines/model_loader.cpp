@@ -2,6 +2,8 @@
 
 #include "core/errors.h"
 #include "core/json.h"
+#include "core/weight_file.h"
+#include "pipelines/vae_file.h"
 #include "schedulers/scheduler_factory.h"
 
 #include <torch/torch.h>
@@ -38,6 +40,65 @@ ModelFamily family_from_index(const nlohmann::json& index, const std::string& pa
         throw ModelError(path + "/model_index.json does not name a pipeline class.");
     throw UnsupportedModelError(path + " is a " + cls +
                                 " model; Daub runs Stable Diffusion 1.5 and SDXL models.");
+}
+
+/// Inference only: eval mode, no gradients.
+void freeze(torch::nn::Module& module) {
+    for (auto& p : module.parameters())
+        p.set_requires_grad(false);
+    module.eval();
+}
+
+/// A config parsed into T, errors naming where it came from.
+template <typename T> T parse_config(const nlohmann::json& j, const fs::path& where) {
+    try {
+        return T::from_json(j);
+    } catch (const UnsupportedModelError& e) {
+        throw UnsupportedModelError(where.string() + ": " + e.what());
+    } catch (const ModelError& e) {
+        throw ModelError(where.string() + ": " + e.what());
+    }
+}
+
+ClipTextConfig text_encoder_config(const fs::path& dir) {
+    if (!fs::is_directory(dir))
+        throw ModelError(dir.string() + ": the text encoder folder is missing.");
+    const fs::path config = dir / "config.json";
+    if (!fs::exists(config))
+        throw ModelError(config.string() + ": the text encoder's config.json is missing.");
+    return parse_config<ClipTextConfig>(read_json_file(config.string()), config);
+}
+
+/// A diffusers component's weights: <dir>/<stem>.safetensors, else its
+/// .fp16 variant. Pickle-only folders are refused (saying to convert).
+std::shared_ptr<const WeightSource> open_component_weights(const fs::path& dir,
+                                                           const std::string& stem,
+                                                           const char* what) {
+    for (const std::string& name : {stem + ".safetensors", stem + ".fp16.safetensors"})
+        if (fs::is_regular_file(dir / name))
+            return open_weight_file((dir / name).string());
+    const fs::path expected = dir / (stem + ".safetensors");
+    const std::string pickle = stem == "model" ? "pytorch_model.bin" : stem + ".bin";
+    if (fs::exists(dir / pickle))
+        throw UnsupportedModelError(expected.string() + " is missing; the folder has only pickle (" +
+                                    pickle + ") " + what +
+                                    " weights, which Daub does not load (convert them to "
+                                    "safetensors).");
+    throw ModelError(expected.string() + " is missing (the " + what + " weights).");
+}
+
+/// How a family's VAE scales its latents (the real models' vae/config.json),
+/// for a model folder without vae/ that is given a separate VAE.
+nlohmann::json family_vae_config(ModelFamily family) {
+    const bool sdxl = family == ModelFamily::SDXL;
+    return {{"_class_name", "AutoencoderKL"},
+            {"block_out_channels", {128, 256, 512, 512}},
+            {"down_block_types", std::vector<std::string>(4, "DownEncoderBlock2D")},
+            {"up_block_types", std::vector<std::string>(4, "UpDecoderBlock2D")},
+            {"layers_per_block", 2},
+            {"latent_channels", 4},
+            {"scaling_factor", sdxl ? 0.13025 : 0.18215},
+            {"force_upcast", sdxl}};
 }
 
 void check_unet_supported(const nlohmann::json& cfg, ModelFamily family, const std::string& path) {
@@ -125,27 +186,97 @@ std::shared_ptr<Components> load_diffusers_folder(const LoadRequest& request,
     c->force_zeros_for_empty_prompt =
         json_value<bool>(index, "force_zeros_for_empty_prompt", c->info.family == ModelFamily::SDXL);
 
-    const nlohmann::json unet_cfg = read_json_file((root / "unet" / "config.json").string());
+    const fs::path unet_dir = root / "unet";
+    if (!fs::exists(unet_dir / "config.json"))
+        throw ModelError(unet_dir.string() + ": the UNet folder has no config.json.");
+    const nlohmann::json unet_cfg = read_json_file((unet_dir / "config.json").string());
     check_unet_supported(unet_cfg, c->info.family, path);
-    const nlohmann::json vae_cfg = read_json_file((root / "vae" / "config.json").string());
 
-    LoadOptions options{placement.dtype, placement.device};
+    const bool sdxl = c->info.family == ModelFamily::SDXL;
+    NetworkSources s;
+    s.text_encoder_config = text_encoder_config(root / "text_encoder");
+    s.text_encoder = open_component_weights(root / "text_encoder", "model", "text encoder");
+    if (sdxl) {
+        s.text_encoder_2_config = text_encoder_config(root / "text_encoder_2");
+        s.text_encoder_2 = open_component_weights(root / "text_encoder_2", "model",
+                                                  "second text encoder");
+    }
+    s.unet_config = parse_config<UNetConfig>(unet_cfg, unet_dir / "config.json");
+    s.unet = open_component_weights(unet_dir, "diffusion_pytorch_model", "UNet");
+    const fs::path vae_dir = root / "vae";
+    if (request.vae_path.empty()) {
+        s.vae_config = read_json_file((vae_dir / "config.json").string());
+        s.vae = open_component_weights(vae_dir, "diffusion_pytorch_model", "VAE");
+    } else {
+        // A separate VAE: the model's own weights are not needed, only how
+        // its latents are scaled (its config, else the family's).
+        s.vae_config = fs::exists(vae_dir / "config.json")
+                           ? read_json_file((vae_dir / "config.json").string())
+                           : family_vae_config(c->info.family);
+    }
+
     c->tokenizer = std::make_shared<const ClipTokenizer>(
         ClipTokenizer::from_folder((root / "tokenizer").string()));
-    c->text_encoder = load_clip_text_model((root / "text_encoder").string(), options);
-    if (c->info.family == ModelFamily::SDXL) {
+    if (sdxl)
         c->tokenizer_2 = std::make_shared<const ClipTokenizer>(
             ClipTokenizer::from_folder((root / "tokenizer_2").string()));
-        c->text_encoder_2 = load_clip_text_model((root / "text_encoder_2").string(), options);
-    }
-    c->unet = load_unet((root / "unet").string(), options);
-    const VaeConfig vae_config = VaeConfig::from_json(vae_cfg);
-    c->vae_dtype = vae_dtype_for(vae_config, placement);
-    c->vae = load_vae((root / "vae").string(), LoadOptions{c->vae_dtype, placement.device});
 
+    const VaeConfig vae_config = load_networks(*c, s, request, placement);
     c->scheduler_config = read_scheduler_config((root / "scheduler" / "scheduler_config.json").string());
     fill_model_info(*c, unet_cfg, vae_config, placement);
     return c;
+}
+
+VaeConfig load_networks(Components& c, const NetworkSources& s, const LoadRequest& request,
+                        const Placement& placement) {
+    WeightLoadMonitor monitor;
+    monitor.cancel = request.cancel;
+    monitor.check_cancelled();
+
+    // The VAE: a separate one replaces the model's, whose weights are never read.
+    std::shared_ptr<const WeightSource> vae_weights = s.vae;
+    VaeConfig vae_config;
+    if (!request.vae_path.empty()) {
+        VaeFile file = open_vae_file(request.vae_path, s.vae_config, c.info.family);
+        vae_config = file.config;
+        vae_weights = std::move(file.weights);
+        c.info.vae_name = file.name;
+    } else {
+        if (!vae_weights)
+            throw ModelError(c.info.path + " has no VAE weights.");
+        vae_config = parse_config<VaeConfig>(s.vae_config, c.info.path + " (VAE config)");
+    }
+    c.vae_dtype = vae_dtype_for(vae_config, placement);
+
+    // Build every network first (parameters uninitialised: no memory is
+    // touched), so the total is known before the first tensor is read.
+    const bool sdxl = static_cast<bool>(s.text_encoder_2);
+    c.text_encoder = ClipTextModel(s.text_encoder_config);
+    if (sdxl)
+        c.text_encoder_2 = ClipTextModel(s.text_encoder_2_config);
+    c.unet = UNet2DConditionModel(s.unet_config);
+    c.vae = AutoencoderKL(vae_config);
+    monitor.bytes_total = module_weight_bytes(*c.text_encoder, placement.dtype) +
+                          (sdxl ? module_weight_bytes(*c.text_encoder_2, placement.dtype) : 0) +
+                          module_weight_bytes(*c.unet, placement.dtype) +
+                          module_weight_bytes(*c.vae, c.vae_dtype);
+    if (request.on_progress)
+        monitor.on_progress = [&request](int64_t done, int64_t total) {
+            request.on_progress(LoadProgress{done, total});
+        };
+
+    const LoadOptions options{placement.dtype, placement.device, &monitor};
+    load_module_weights(*c.text_encoder, *s.text_encoder, "", options);
+    freeze(*c.text_encoder);
+    if (sdxl) {
+        load_module_weights(*c.text_encoder_2, *s.text_encoder_2, "", options);
+        freeze(*c.text_encoder_2);
+    }
+    load_module_weights(*c.unet, *s.unet, "", options);
+    freeze(*c.unet);
+    load_vae_weights(*c.vae, *vae_weights, "", LoadOptions{c.vae_dtype, placement.device, &monitor});
+    freeze(*c.vae);
+    return vae_config;
 }
 
 std::shared_ptr<Components> load_components(const LoadRequest& request) {

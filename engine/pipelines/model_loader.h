@@ -28,8 +28,36 @@ at::ScalarType vae_dtype_for(const VaeConfig& vae, const Placement& placement);
 void fill_model_info(Components& c, const nlohmann::json& unet_config, const VaeConfig& vae,
                      const Placement& placement);
 
+/// The networks of a model before anything is loaded: each one's config
+/// and the source of its weights.
+struct NetworkSources {
+    ClipTextConfig text_encoder_config;
+    std::shared_ptr<const WeightSource> text_encoder;
+    ClipTextConfig text_encoder_2_config;                ///< SDXL only
+    std::shared_ptr<const WeightSource> text_encoder_2;  ///< SDXL only; null for SD 1.5
+    UNetConfig unet_config;
+    std::shared_ptr<const WeightSource> unet;
+    /// The model's own VAE config (config.json style). With a separate VAE
+    /// (request.vae_path) it still says how the latents are scaled.
+    nlohmann::json vae_config;
+    /// The model's own VAE weights; not read, and may be null, when
+    /// request.vae_path is set.
+    std::shared_ptr<const WeightSource> vae;
+};
+
+/// Builds every network of `sources` (with request.vae_path's VAE instead
+/// of the model's own, see pipelines/vae_file.h), then loads their weights
+/// in `placement` (the VAE in vae_dtype_for()). request.on_progress is
+/// called after every tensor with the bytes loaded of the total of all
+/// networks, known before the first; request.cancel is checked before every
+/// tensor (CancelledError). Sets c's networks, vae_dtype and info.vae_name;
+/// returns the VAE config in use.
+VaeConfig load_networks(Components& c, const NetworkSources& sources, const LoadRequest& request,
+                        const Placement& placement);
+
 /// Loads every component; ModelError / UnsupportedModelError with one
-/// sentence naming the file and the problem.
+/// sentence naming the file and the problem; CancelledError when
+/// request.cancel is set during the load (nothing is kept).
 std::shared_ptr<Components> load_components(const LoadRequest& request);
 
 /// A diffusers folder.

@@ -14,6 +14,7 @@ ImageParameters image_parameters(const GenerationRequest& request, const Generat
     p.width = result.width;
     p.height = result.height;
     p.model = model.name;
+    p.vae = model.vae_name;
     p.clip_skip = request.clip_skip;
     if (request.init_image)
         p.denoising_strength = request.strength;

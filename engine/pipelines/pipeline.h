@@ -34,6 +34,14 @@ namespace daub {
 enum class ModelFamily { SD15, SDXL };
 const char* to_string(ModelFamily family);
 
+/// How far a model load is: bytes of weights loaded of all it loads
+/// (counted as loaded, i.e. in the dtype they are loaded in).
+struct LoadProgress {
+    int64_t bytes_done = 0;  ///< grows with every tensor; ends equal to bytes_total
+    int64_t bytes_total = 0; ///< known before the first tensor is read
+};
+using LoadProgressFn = std::function<void(const LoadProgress&)>;
+
 /// What to load.
 struct LoadRequest {
     std::string path;            ///< diffusers folder or single-file .safetensors
@@ -41,6 +49,16 @@ struct LoadRequest {
     std::string tokenizer_dir;   ///< optional folder with vocab.json + merges.txt
     std::string device = "auto"; ///< "auto", "cpu", "cuda"
     std::string dtype = "auto";  ///< "auto" (fp16 on CUDA, fp32 on CPU), "fp32", "fp16", "bf16"
+    /// Optional separate VAE that replaces the model's own (which is then not
+    /// loaded): a .safetensors / .ckpt / .pth file with diffusers or original
+    /// (LDM) key names, a whole checkpoint (its first_stage_model.*), or a
+    /// diffusers vae folder.
+    std::string vae_path;
+    /// Optional: called after every tensor loaded, on the loading thread.
+    LoadProgressFn on_progress;
+    /// Optional: checked between tensors; when cancelled, load() throws
+    /// CancelledError and nothing stays loaded.
+    const CancelToken* cancel = nullptr;
 };
 
 struct GenerationRequest {
@@ -102,6 +120,7 @@ struct ModelInfo {
     std::string default_scheduler; ///< e.g. "pndm"
     std::string device;            ///< "cpu" / "cuda"
     std::string dtype;             ///< "fp32" / "fp16" / "bf16"
+    std::string vae_name;          ///< the separate VAE's file name; "" = the model's own
 };
 
 class Pipeline {

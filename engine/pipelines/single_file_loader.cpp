@@ -61,19 +61,21 @@ std::shared_ptr<Components> load_single_file(const LoadRequest& request,
                 ClipTokenizer::from_folder(dirs.tokenizer_2, dirs.tokenizer_2_shared ? "!" : ""));
     }
 
-    const LoadOptions options{placement.dtype, placement.device};
-    c->text_encoder = load_clip_text_model(ClipTextConfig::from_json(cfg.text_encoder),
-                                           *ckpt->text_encoder(), "", options);
-    if (sdxl)
-        c->text_encoder_2 = load_clip_text_model(ClipTextConfig::from_json(cfg.text_encoder_2),
-                                                 *ckpt->text_encoder_2(), "", options);
-    c->unet = load_unet(UNetConfig::from_json(cfg.unet), *ckpt->unet(), "", options);
-
-    const VaeConfig vae_config = VaeConfig::from_json(cfg.vae);
-    c->vae_dtype = vae_dtype_for(vae_config, placement);
-    c->vae = AutoencoderKL(vae_config);
-    load_vae_weights(*c->vae, *ckpt->vae(), "", LoadOptions{c->vae_dtype, placement.device});
-    c->vae->eval();
+    // Every network built, then loaded with progress and cancellation; a
+    // separate VAE (request.vae_path) replaces the checkpoint's own.
+    NetworkSources s;
+    s.text_encoder_config = ClipTextConfig::from_json(cfg.text_encoder);
+    s.text_encoder = ckpt->text_encoder();
+    if (sdxl) {
+        s.text_encoder_2_config = ClipTextConfig::from_json(cfg.text_encoder_2);
+        s.text_encoder_2 = ckpt->text_encoder_2();
+    }
+    s.unet_config = UNetConfig::from_json(cfg.unet);
+    s.unet = ckpt->unet();
+    s.vae_config = cfg.vae;
+    if (request.vae_path.empty())
+        s.vae = ckpt->vae();
+    const VaeConfig vae_config = load_networks(*c, s, request, placement);
 
     c->scheduler_config = cfg.scheduler;
     fill_model_info(*c, cfg.unet, vae_config, placement);

@@ -29,6 +29,8 @@ constexpr const char* kUsage = R"(usage: daub-cli generate --model PATH --prompt
   --config DIR          diffusers-layout folder with configs (single files)
   --tokenizer DIR       folder with vocab.json + merges.txt (single files; default: a
                         tokenizer/ folder beside the file, else the built-in CLIP one)
+  --vae PATH            a separate VAE (.safetensors/.ckpt file or diffusers vae folder)
+                        instead of the model's own
   --prompt TEXT         what to draw
   --negative TEXT       what to avoid
   --width N --height N  output size, multiples of 8 (default: the model's)
@@ -98,8 +100,8 @@ void draw_progress(int step, int total, double elapsed_ms) {
 
 int run_generate(int argc, char** argv) {
     std::map<std::string, std::string> args;
-    static const char* known[] = {"--model", "--config", "--tokenizer", "--prompt", "--negative",
-                                  "--width", "--height", "--steps", "--cfg", "--seed",
+    static const char* known[] = {"--model", "--config", "--tokenizer", "--vae", "--prompt",
+                                  "--negative", "--width", "--height", "--steps", "--cfg", "--seed",
                                   "--scheduler", "--clip-skip", "--init", "--strength", "--resize",
                                   "--replay-noise", "--device", "--dtype", "--out"};
     for (int i = 2; i < argc; ++i) {
@@ -130,6 +132,7 @@ int run_generate(int argc, char** argv) {
     load.path = need("--model");
     load.config_dir = get("--config", "");
     load.tokenizer_dir = get("--tokenizer", "");
+    load.vae_path = get("--vae", "");
     load.device = get("--device", "auto");
     load.dtype = get("--dtype", "auto");
 
@@ -177,6 +180,7 @@ int run_generate(int argc, char** argv) {
         {"scheduler", result.scheduler},
         {"device", pipeline->info().device},
         {"dtype", pipeline->info().dtype},
+        {"vae", pipeline->info().vae_name},
         {"timings_ms",
          {{"load", load_ms},
           {"init_image", result.timings.load_init_ms},
