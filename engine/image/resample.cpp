@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 
 namespace daub::image {
 
@@ -21,11 +22,31 @@ double triangle(double x) {
     return x < 1.0 ? 1.0 - x : 0.0;
 }
 
+double sinc(double x) {
+    if (x == 0.0)
+        return 1.0;
+    x *= std::numbers::pi;
+    return std::sin(x) / x;
+}
+
+/// Lanczos with a = 3: sinc(x) · sinc(x / 3) on [-3, 3).
+double lanczos3(double x) {
+    return x >= -3.0 && x < 3.0 ? sinc(x) * sinc(x / 3.0) : 0.0;
+}
+
+/// A filter kernel and the half-width where it reaches zero.
+struct Kernel {
+    double (*f)(double);
+    double support;
+};
+constexpr Kernel kTriangle{triangle, 1.0};
+constexpr Kernel kLanczos3{lanczos3, 3.0};
+
 // After PIL's precompute_coeffs (libImaging/Resample.c), in floating point.
-AxisFilter make_filter(int in_size, double in0, double in1, int out_size) {
+AxisFilter make_filter(int in_size, double in0, double in1, int out_size, Kernel kernel) {
     const double scale = (in1 - in0) / out_size;
     const double filter_scale = std::max(scale, 1.0); // widen only when shrinking
-    const double support = 1.0 * filter_scale;        // the triangle reaches ±1
+    const double support = kernel.support * filter_scale;
     AxisFilter f;
     f.taps = static_cast<int>(std::ceil(support)) * 2 + 1;
     f.first.resize(out_size);
@@ -39,7 +60,7 @@ AxisFilter make_filter(int in_size, double in0, double in1, int out_size) {
         const int n = std::min(std::max(hi - lo, 0), f.taps);
         double total = 0;
         for (int k = 0; k < n; ++k) {
-            w[k] = triangle((lo + k - center + 0.5) / filter_scale);
+            w[k] = kernel.f((lo + k - center + 0.5) / filter_scale);
             total += w[k];
         }
         f.first[i] = lo;
@@ -60,12 +81,10 @@ uint8_t to_u8(float v) {
     return static_cast<uint8_t>(std::clamp(std::lround(v), 0L, 255L));
 }
 
-} // namespace
-
-std::vector<uint8_t> resample_bilinear(const uint8_t* src, int src_w, int src_h, SourceBox box,
-                                       int out_w, int out_h) {
-    const AxisFilter fx = make_filter(src_w, box.x0, box.x1, out_w);
-    const AxisFilter fy = make_filter(src_h, box.y0, box.y1, out_h);
+std::vector<uint8_t> resample(const uint8_t* src, int src_w, int src_h, SourceBox box, int out_w,
+                              int out_h, Kernel kernel) {
+    const AxisFilter fx = make_filter(src_w, box.x0, box.x1, out_w, kernel);
+    const AxisFilter fy = make_filter(src_h, box.y0, box.y1, out_h, kernel);
 
     // Horizontal pass over the rows the vertical pass reads, into floats.
     const int row0 = fy.first.front();
@@ -107,6 +126,18 @@ std::vector<uint8_t> resample_bilinear(const uint8_t* src, int src_w, int src_h,
             out[i] = to_u8(acc[i]);
     }
     return result;
+}
+
+} // namespace
+
+std::vector<uint8_t> resample_bilinear(const uint8_t* src, int src_w, int src_h, SourceBox box,
+                                       int out_w, int out_h) {
+    return resample(src, src_w, src_h, box, out_w, out_h, kTriangle);
+}
+
+std::vector<uint8_t> resample_lanczos(const uint8_t* src, int src_w, int src_h, SourceBox box,
+                                      int out_w, int out_h) {
+    return resample(src, src_w, src_h, box, out_w, out_h, kLanczos3);
 }
 
 } // namespace daub::image

@@ -1,6 +1,7 @@
-// Antialiased bilinear resampling of 8-bit RGB, as PIL's Image.resize with
-// BILINEAR: a separable triangle filter whose support widens by the shrink
-// factor, so shrinking averages every source pixel instead of skipping some.
+// Antialiased resampling of 8-bit RGB, as PIL's Image.resize with BILINEAR
+// or LANCZOS: a separable filter (triangle, or Lanczos with a = 3) whose
+// support widens by the shrink factor, so shrinking averages every source
+// pixel instead of skipping some.
 #pragma once
 
 #include <cstdint>
@@ -19,5 +20,11 @@ struct SourceBox {
 /// image), as PIL does.
 std::vector<uint8_t> resample_bilinear(const uint8_t* src, int src_w, int src_h, SourceBox box,
                                        int out_w, int out_h);
+
+/// resample_bilinear with PIL's LANCZOS filter (sinc windowed by sinc, a = 3):
+/// sharper, for the downscale after a super-resolution net. Results are
+/// clamped to 0..255 (the filter has negative lobes).
+std::vector<uint8_t> resample_lanczos(const uint8_t* src, int src_w, int src_h, SourceBox box,
+                                      int out_w, int out_h);
 
 } // namespace daub::image

@@ -177,10 +177,25 @@ std::string format_parameters_text(const ImageParameters& p) {
         fields.push_back("Model: " + quote(p.model));
     if (!p.vae.empty()) // A1111: the VAE file's name, after the model's
         fields.push_back("VAE: " + quote(p.vae));
-    if (p.denoising_strength)
-        fields.push_back("Denoising strength: " + number(*p.denoising_strength, 4));
+    // A1111's txt2img writes its hires pass's strength as "Denoising strength".
+    const bool hires = p.upscale > 0 && p.refine_strength.has_value();
+    const std::optional<double> denoise =
+        p.denoising_strength ? p.denoising_strength : hires ? p.refine_strength : std::nullopt;
+    if (denoise)
+        fields.push_back("Denoising strength: " + number(*denoise, 4));
     if (p.clip_skip > 1)
         fields.push_back("Clip skip: " + std::to_string(p.clip_skip));
+    if (hires) {
+        fields.push_back("Hires upscale: " + number(p.upscale, 4));
+        if (!p.upscaler.empty())
+            fields.push_back("Hires upscaler: " + quote(p.upscaler));
+        if (p.denoising_strength)
+            fields.push_back("Hires denoising strength: " + number(*p.refine_strength, 4));
+    } else if (p.upscale > 0) {
+        fields.push_back("Postprocess upscale by: " + number(p.upscale, 4));
+        if (!p.upscaler.empty())
+            fields.push_back("Postprocess upscaler: " + quote(p.upscaler));
+    }
     fields.push_back(std::string("Version: Daub ") + DAUB_VERSION);
     text += '\n';
     for (size_t i = 0; i < fields.size(); ++i)
@@ -225,6 +240,12 @@ std::optional<ImageParameters> parse_parameters_text(const std::string& input) {
     p.negative_prompt = join(negative_prompt);
 
     std::string sampler, schedule_type;
+    std::string hires_upscaler, postprocess_upscaler;
+    std::optional<double> hires_upscale, hires_denoise, postprocess_upscale;
+    auto positive = [](const std::string& text) {
+        const auto v = parse_number<double>(text);
+        return v && *v > 0 ? v : std::nullopt;
+    };
     bool any_known = false;
     for (const auto& [key, value] : settings) {
         bool ok = true;
@@ -264,6 +285,19 @@ std::optional<ImageParameters> parse_parameters_text(const std::string& input) {
             const auto v = parse_number<int>(value);
             ok = v.has_value();
             p.clip_skip = v.value_or(p.clip_skip);
+        } else if (key == "Hires upscale") {
+            hires_upscale = positive(value);
+            ok = hires_upscale.has_value();
+        } else if (key == "Hires upscaler") {
+            hires_upscaler = value;
+        } else if (key == "Hires denoising strength") {
+            hires_denoise = parse_number<double>(value);
+            ok = hires_denoise.has_value();
+        } else if (key == "Postprocess upscale by") {
+            postprocess_upscale = positive(value);
+            ok = postprocess_upscale.has_value();
+        } else if (key == "Postprocess upscaler") {
+            postprocess_upscaler = value;
         } else {
             continue;
         }
@@ -275,6 +309,21 @@ std::optional<ImageParameters> parse_parameters_text(const std::string& input) {
         return std::nullopt;
     if (!sampler.empty())
         p.scheduler = scheduler_from_label(sampler, schedule_type);
+    if (hires_upscale) {
+        // A hires fix: upscaled, then refined at "Denoising strength" (or,
+        // after an img2img first pass, at "Hires denoising strength").
+        p.upscale = *hires_upscale;
+        p.upscaler = hires_upscaler;
+        if (hires_denoise) {
+            p.refine_strength = hires_denoise;
+        } else {
+            p.refine_strength = p.denoising_strength;
+            p.denoising_strength.reset();
+        }
+    } else if (postprocess_upscale) {
+        p.upscale = *postprocess_upscale;
+        p.upscaler = postprocess_upscaler;
+    }
     return p;
 }
 

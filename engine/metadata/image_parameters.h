@@ -30,6 +30,16 @@ struct ImageParameters {
     std::string vae;                          ///< separate VAE's file name; "" = the model's own
     int clip_skip = 1;                        ///< A1111's meaning: 1 = last CLIP layer
     std::optional<double> denoising_strength; ///< set for img2img
+    /// Super-resolution after generating: the upscaler's name and the factor
+    /// (0 = none). Size stays the first pass's, as in A1111's hires fix.
+    /// Written as A1111 does: with a refine pass "Hires upscale: 2, Hires
+    /// upscaler: NAME" (the refine strength as "Denoising strength", or as
+    /// "Hires denoising strength" after an img2img first pass), without one
+    /// as A1111's Extras tab: "Postprocess upscale by: 2, Postprocess
+    /// upscaler: NAME".
+    std::string upscaler;
+    double upscale = 0;
+    std::optional<double> refine_strength; ///< the refine (hires) pass's denoising strength
 
     bool operator==(const ImageParameters&) const = default;
 };

@@ -18,6 +18,14 @@ ImageParameters image_parameters(const GenerationRequest& request, const Generat
     p.clip_skip = request.clip_skip;
     if (request.init_image)
         p.denoising_strength = request.strength;
+    if (result.upscale) { // as A1111's hires fix: the first pass's size, then the factor
+        p.width = result.upscale->base_width;
+        p.height = result.upscale->base_height;
+        p.upscaler = result.upscale->upscaler;
+        p.upscale = result.upscale->level;
+        if (result.upscale->refine_strength)
+            p.refine_strength = *result.upscale->refine_strength;
+    }
     return p;
 }
 

@@ -17,6 +17,7 @@
 
 #include "core/cancel.h"
 #include "core/image.h"
+#include "upscale/upscaler.h"
 
 #include <cstdint>
 #include <functional>
@@ -80,15 +81,35 @@ struct GenerationRequest {
     /// Test hook: replay recorded noise draws (noise_0, noise_1, ... of a
     /// safetensors file) instead of the seeded CPU generator.
     std::string replay_noise_path;
+
+    /// Super-resolution after decoding: the image is upscaled by
+    /// `superres_level` (0 = off, 2 or 4) with `upscaler` (loaded once with
+    /// Upscaler::load and shared between requests). upscale_options gives the
+    /// tiling; its `level` is ignored in favour of superres_level.
+    std::shared_ptr<const Upscaler> upscaler;
+    int superres_level = 0;
+    UpscaleOptions upscale_options;
+    /// Set (with superres_level): upscale, then refine, as A1111's "hires
+    /// fix": img2img on the upscaled image at its size, with the same prompt,
+    /// seed, sampler and steps, at this denoise strength in [0.01, 1] (the
+    /// app's default is 0.35). It runs int(steps × strength) steps, and the
+    /// upscaled size may be at most 4096 pixels a side.
+    std::optional<float> refine_strength;
 };
 
 struct Progress {
-    /// Denoising steps done, 1..total; total = the steps that run
-    /// (GenerationResult::steps_run). Called once per model evaluation, so
-    /// PNDM's warm-up and Heun's second evaluation repeat a step number.
+    /// What is running: the denoising of the image, its super-resolution,
+    /// or the refine pass on the upscaled image.
+    enum class Phase { Denoise, Upscale, Refine };
+    Phase phase = Phase::Denoise;
+    /// Denoise and Refine: denoising steps done, 1..total; total = the steps
+    /// that run (GenerationResult::steps_run, UpscaleReport::refine_steps_run).
+    /// Called once per model evaluation, so PNDM's warm-up and Heun's second
+    /// evaluation repeat a step number. Upscale: tiles done, 1..total.
     int step = 0;
     int total = 0;
-    const at::Tensor* latents = nullptr; ///< current latents (valid during the call)
+    /// Current latents (valid during the call); null while upscaling.
+    const at::Tensor* latents = nullptr;
     double elapsed_ms = 0;
 };
 using ProgressFn = std::function<void(const Progress&)>;
@@ -98,17 +119,31 @@ struct Timings {
     double text_encode_ms = 0;
     std::vector<double> step_ms;
     double vae_decode_ms = 0;
+    double upscale_ms = 0;     ///< super-resolution, when requested
+    double refine_ms = 0;      ///< the refine pass (a whole img2img run), when requested
     double total_ms = 0;
+};
+
+/// What super-resolution did to a result (GenerationRequest::superres_level).
+struct UpscaleReport {
+    std::string upscaler; ///< Upscaler::name()
+    int level = 0;        ///< 2 or 4
+    std::string method;   ///< Upscaler::method(level), e.g. "RealESRGAN_x4plus ×4"
+    int base_width = 0;   ///< the image's size before upscaling
+    int base_height = 0;
+    std::optional<float> refine_strength; ///< set when the refine pass ran
+    int refine_steps_run = 0;
 };
 
 struct GenerationResult {
     Image image;
     int64_t seed = 0;
-    int steps_run = 0;
-    int width = 0;
+    int steps_run = 0; ///< denoising steps of the first pass
+    int width = 0;     ///< the image's size (after super-resolution, when requested)
     int height = 0;
     std::string scheduler;
     Timings timings;
+    std::optional<UpscaleReport> upscale; ///< set when the image was upscaled
 };
 
 struct ModelInfo {
@@ -132,7 +167,9 @@ public:
     virtual const ModelInfo& info() const = 0;
 
     /// Runs txt2img, or img2img when request.init_image is set (the img2img
-    /// pipeline is created on first use from the txt2img components).
+    /// pipeline is created on first use from the txt2img components); then,
+    /// when request.superres_level is set, upscales the decoded image and
+    /// optionally refines it with that same img2img pipeline.
     virtual GenerationResult generate(const GenerationRequest& request,
                                       const ProgressFn& on_progress = {},
                                       const CancelToken* cancel = nullptr) = 0;

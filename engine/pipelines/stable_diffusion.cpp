@@ -111,6 +111,43 @@ Image decode_latents(const Components& c, const at::Tensor& latents, Timings& ti
     return out;
 }
 
+/// The super-resolution and refine settings of a request, checked before
+/// anything runs (a refused refine should not cost a whole first pass).
+void check_superres(const GenerationRequest& request, const ResolvedRequest& r) {
+    const int level = request.superres_level;
+    if (level == 0) {
+        if (request.refine_strength)
+            throw RequestError("Refining needs super-resolution: set the upscale level to 2 or 4.");
+        return;
+    }
+    if (level != 2 && level != 4)
+        throw RequestError("The super-resolution level must be 2 or 4 (got " +
+                           std::to_string(level) + ").");
+    if (!request.upscaler)
+        throw RequestError("Super-resolution needs an upscaler model (a Real-ESRGAN .pth or "
+                           ".safetensors file).");
+    const int64_t w = int64_t{r.width} * level, h = int64_t{r.height} * level;
+    if (w * h > kMaxUpscaledPixels)
+        throw RequestError("Upscaling " + std::to_string(r.width) + "×" + std::to_string(r.height) +
+                           " by " + std::to_string(level) +
+                           " gives more than 8192 × 8192 pixels; lower the size or the level.");
+    UpscaleOptions options = request.upscale_options;
+    options.level = level;
+    request.upscaler->tile_size(static_cast<int>(w), static_cast<int>(h), options); // checks tiles
+    if (!request.refine_strength)
+        return;
+    const float s = *request.refine_strength;
+    if (!(s >= 0.01f && s <= 1.0f))
+        throw RequestError("The refine strength must be between 0.01 and 1 (got " +
+                           std::to_string(s) + ").");
+    if (w > 4096 || h > 4096)
+        throw RequestError("Refining works up to 4096 pixels a side, and " +
+                           std::to_string(r.width) + "×" + std::to_string(r.height) + " upscaled ×" +
+                           std::to_string(level) + " is " + std::to_string(w) + "×" +
+                           std::to_string(h) + "; lower the size or the level, or upscale without "
+                                               "refining.");
+}
+
 GenerationResult finish(const ResolvedRequest& r, Image image, int steps_run, Timings timings,
                         Clock::time_point t_start) {
     GenerationResult result;
@@ -274,6 +311,7 @@ ResolvedRequest StableDiffusion::resolve(const GenerationRequest& request) const
     r.guidance = request.guidance_scale > 1.0f;
     if (request.init_image)
         Img2Img::kept_steps(request.steps, request.strength); // range check up front
+    check_superres(request, r);
     return r;
 }
 
@@ -284,9 +322,79 @@ GenerationResult StableDiffusion::generate(const GenerationRequest& request,
     std::unique_ptr<NoiseSource> noise =
         request.replay_noise_path.empty() ? make_seeded_noise(static_cast<uint64_t>(r.seed))
                                           : make_replayed_noise(request.replay_noise_path);
-    if (request.init_image)
-        return img2img().run(r, *noise, on_progress, cancel);
-    return txt2img_.run(r, *noise, on_progress, cancel);
+    GenerationResult result = request.init_image ? img2img().run(r, *noise, on_progress, cancel)
+                                                 : txt2img_.run(r, *noise, on_progress, cancel);
+    if (request.superres_level > 0)
+        upscale_and_refine(request, result, on_progress, cancel);
+    return result;
+}
+
+void StableDiffusion::upscale_and_refine(const GenerationRequest& request,
+                                         GenerationResult& result, const ProgressFn& on_progress,
+                                         const CancelToken* cancel) {
+    const auto t_start = Clock::now();
+    const Upscaler& upscaler = *request.upscaler;
+    UpscaleReport report;
+    report.upscaler = upscaler.name();
+    report.level = request.superres_level;
+    report.method = upscaler.method(report.level);
+    report.base_width = result.image.width;
+    report.base_height = result.image.height;
+
+    // 1. Upscale, reported as its own phase (one call per tile).
+    UpscaleOptions options = request.upscale_options;
+    options.level = report.level;
+    Image image = upscaler.upscale(
+        result.image, options,
+        [&](const UpscaleProgress& u) {
+            if (!on_progress)
+                return;
+            Progress p;
+            p.phase = Progress::Phase::Upscale;
+            p.step = u.tile;
+            p.total = u.total;
+            p.elapsed_ms = ms_since(t_start);
+            on_progress(p);
+        },
+        cancel);
+    result.timings.upscale_ms = ms_since(t_start);
+
+    // 2. Refine: the img2img pipeline (shared components) on the upscaled
+    //    image at its size, with the same prompt, sampler, steps and seed.
+    if (request.refine_strength) {
+        const auto t_refine = Clock::now();
+        GenerationRequest refine = request;
+        refine.width = image.width;
+        refine.height = image.height;
+        refine.init_image = std::move(image);
+        refine.strength = *request.refine_strength;
+        refine.resize = ResizeMode::Stretch; // same size: no resize happens
+        refine.seed = result.seed;
+        refine.replay_noise_path.clear();
+        refine.upscaler.reset();
+        refine.superres_level = 0;
+        refine.refine_strength.reset();
+        const ResolvedRequest rr = resolve(refine);
+        std::unique_ptr<NoiseSource> noise = make_seeded_noise(static_cast<uint64_t>(rr.seed));
+        ProgressFn refine_progress;
+        if (on_progress)
+            refine_progress = [&](const Progress& step) {
+                Progress p = step;
+                p.phase = Progress::Phase::Refine;
+                on_progress(p);
+            };
+        GenerationResult refined = img2img().run(rr, *noise, refine_progress, cancel);
+        image = std::move(refined.image);
+        report.refine_strength = refine.strength;
+        report.refine_steps_run = refined.steps_run;
+        result.timings.refine_ms = ms_since(t_refine);
+    }
+
+    result.image = std::move(image);
+    result.width = result.image.width;
+    result.height = result.image.height;
+    result.upscale = std::move(report);
+    result.timings.total_ms += ms_since(t_start);
 }
 
 Image StableDiffusion::preview(const at::Tensor& latents) const {

@@ -67,6 +67,11 @@ public:
     ResolvedRequest resolve(const GenerationRequest& request) const;
 
 private:
+    /// Super-resolution of `result` (request.superres_level), then the
+    /// refine pass when request.refine_strength is set.
+    void upscale_and_refine(const GenerationRequest& request, GenerationResult& result,
+                            const ProgressFn& on_progress, const CancelToken* cancel);
+
     std::shared_ptr<const Components> components_;
     Txt2Img txt2img_;
     std::unique_ptr<Img2Img> img2img_;

@@ -1,6 +1,7 @@
 // daub-cli: generate images from the command line with the engine alone.
 //
 //   daub-cli generate --model PATH --prompt TEXT [options] --out FILE.png
+//   daub-cli upscale --upscaler FILE --in IMAGE [--scale 2|4] --out FILE.png
 //
 // Prints one JSON line (seed, size, steps run, timings) on stdout and a
 // progress bar on stderr when that is a terminal. Errors: one sentence on
@@ -46,6 +47,22 @@ constexpr const char* kUsage = R"(usage: daub-cli generate --model PATH --prompt
   --device cpu|cuda     where to run (default: cuda when available)
   --dtype fp32|fp16|bf16  compute precision (default: fp16 on CUDA, fp32 on CPU)
   --out FILE.png        where to write the image
+  --upscaler FILE       Real-ESRGAN (RRDBNet) model, .safetensors or .pth, for --superres
+  --superres 2|4        upscale the image after decoding
+  --refine F            then refine the upscaled image (img2img, same prompt and seed) at
+                        this strength in [0.01, 1], as A1111's hires fix
+  --tile N              upscaler tile size in pixels (default: from free memory; 0 = none)
+
+usage: daub-cli upscale --upscaler FILE --in IMAGE --out FILE.png [options]
+
+  --upscaler FILE       Real-ESRGAN (RRDBNet) model, .safetensors or .pth
+  --in IMAGE            the image to upscale: PNG, JPEG, WebP, BMP
+  --scale 2|4           the factor (default 4)
+  --tile N              tile size in pixels (default: from free memory; 0 = none)
+  --tile-pad N          context pixels around each tile (default 10)
+  --device cpu|cuda     where to run (default: cuda when available)
+  --dtype fp32|fp16|bf16  precision (default: fp16 on CUDA, fp32 on CPU)
+  --out FILE.png        where to write the image
 )";
 
 struct UsageError : std::runtime_error {
@@ -88,11 +105,16 @@ float parse_float(const std::string& flag, const std::string& v) {
     }
 }
 
-void draw_progress(int step, int total, double elapsed_ms) {
+double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void draw_progress(int step, int total, double elapsed_ms, const char* what = "") {
     const int width = 30;
     const int filled = total > 0 ? step * width / total : width;
-    std::fprintf(stderr, "\r[%.*s%*s] %d/%d  %.1f s", filled, "==============================",
-                 width - filled, "", step, total, elapsed_ms / 1000.0);
+    std::fprintf(stderr, "\r%s[%.*s%*s] %d/%d  %.1f s", what, filled,
+                 "==============================", width - filled, "", step, total,
+                 elapsed_ms / 1000.0);
     if (step == total)
         std::fputc('\n', stderr);
     std::fflush(stderr);
@@ -103,7 +125,8 @@ int run_generate(int argc, char** argv) {
     static const char* known[] = {"--model", "--config", "--tokenizer", "--vae", "--prompt",
                                   "--negative", "--width", "--height", "--steps", "--cfg", "--seed",
                                   "--scheduler", "--clip-skip", "--init", "--strength", "--resize",
-                                  "--replay-noise", "--device", "--dtype", "--out"};
+                                  "--replay-noise", "--device", "--dtype", "--out", "--upscaler",
+                                  "--superres", "--refine", "--tile"};
     for (int i = 2; i < argc; ++i) {
         std::string flag = argv[i];
         if (flag == "-h" || flag == "--help") {
@@ -155,17 +178,34 @@ int run_generate(int argc, char** argv) {
         req.init_image = daub::read_image_file(args["--init"]);
     else if (args.count("--strength"))
         throw UsageError("--strength only applies with --init IMAGE.");
+    if (args.count("--superres")) {
+        req.superres_level = parse_int("--superres", args["--superres"]);
+        if (!args.count("--upscaler"))
+            throw UsageError("--superres needs --upscaler FILE.");
+    } else if (args.count("--upscaler") || args.count("--refine") || args.count("--tile")) {
+        throw UsageError("--upscaler, --refine and --tile apply with --superres 2|4.");
+    }
+    if (args.count("--refine"))
+        req.refine_strength = parse_float("--refine", args["--refine"]);
+    if (args.count("--tile"))
+        req.upscale_options.tile = parse_int("--tile", args["--tile"]);
 
     daub::init_runtime();
     const auto t0 = std::chrono::steady_clock::now();
+    if (req.superres_level) // first: a wrong file is found before the model loads
+        req.upscaler = daub::Upscaler::load(args["--upscaler"], load.device, load.dtype);
+    const double upscaler_load_ms = ms_since(t0);
     auto pipeline = daub::Pipeline::load(load);
-    const double load_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const double load_ms = ms_since(t0) - upscaler_load_ms;
 
     const bool tty = ::isatty(STDERR_FILENO);
     auto result = pipeline->generate(req, [&](const daub::Progress& p) {
+        using Phase = daub::Progress::Phase;
         if (tty)
-            draw_progress(p.step, p.total, p.elapsed_ms);
+            draw_progress(p.step, p.total, p.elapsed_ms,
+                          p.phase == Phase::Upscale  ? "upscale "
+                          : p.phase == Phase::Refine ? "refine "
+                                                     : "");
     });
 
     daub::write_png_file(out, result.image,
@@ -188,6 +228,103 @@ int run_generate(int argc, char** argv) {
           {"steps", result.timings.step_ms},
           {"vae_decode", result.timings.vae_decode_ms},
           {"generate", result.timings.total_ms}}}};
+    if (result.upscale) {
+        const daub::UpscaleReport& u = *result.upscale;
+        line["upscale"] = {{"upscaler", u.upscaler},
+                           {"level", u.level},
+                           {"method", u.method},
+                           {"base_width", u.base_width},
+                           {"base_height", u.base_height},
+                           {"refine_steps_run", u.refine_steps_run}};
+        if (u.refine_strength)
+            line["upscale"]["refine_strength"] = *u.refine_strength;
+        line["timings_ms"]["upscaler_load"] = upscaler_load_ms;
+        line["timings_ms"]["upscale"] = result.timings.upscale_ms;
+        line["timings_ms"]["refine"] = result.timings.refine_ms;
+    }
+    std::cout << line.dump() << std::endl;
+    return 0;
+}
+
+/// daub-cli upscale: one image through an RRDBNet upscaler.
+int run_upscale(int argc, char** argv) {
+    std::map<std::string, std::string> args;
+    static const char* known[] = {"--upscaler", "--in",     "--out",   "--scale",
+                                  "--tile",     "--tile-pad", "--device", "--dtype"};
+    for (int i = 2; i < argc; ++i) {
+        std::string flag = argv[i];
+        if (flag == "-h" || flag == "--help") {
+            std::fputs(kUsage, stdout);
+            return 0;
+        }
+        bool ok = false;
+        for (const char* k : known)
+            ok = ok || flag == k;
+        if (!ok)
+            throw UsageError("unknown option '" + flag + "' for upscale (see daub-cli --help).");
+        if (i + 1 >= argc)
+            throw UsageError(flag + " needs a value.");
+        args[flag] = argv[++i];
+    }
+    auto need = [&](const char* flag) {
+        if (!args.count(flag))
+            throw UsageError(std::string(flag) + " is required (see daub-cli --help).");
+        return args[flag];
+    };
+    auto get = [&](const char* flag, const std::string& fallback) {
+        return args.count(flag) ? args[flag] : fallback;
+    };
+    daub::UpscaleOptions options;
+    options.level = parse_int("--scale", get("--scale", "4"));
+    options.tile = parse_int("--tile", get("--tile", "-1"));
+    options.tile_pad = parse_int("--tile-pad", get("--tile-pad", "10"));
+    const std::string upscaler_path = need("--upscaler");
+    const std::string in = need("--in");
+    const std::string out = need("--out");
+
+    daub::init_runtime();
+    const auto t0 = std::chrono::steady_clock::now();
+    const daub::Image image = daub::read_image_file(in);
+    const double read_ms = ms_since(t0);
+    const auto t1 = std::chrono::steady_clock::now();
+    auto upscaler = daub::Upscaler::load(upscaler_path, get("--device", "auto"),
+                                         get("--dtype", "auto"));
+    const double load_ms = ms_since(t1);
+    const std::string method = upscaler->method(options.level); // checks --scale
+    const int tile = upscaler->tile_size(image.width, image.height, options);
+
+    const bool tty = ::isatty(STDERR_FILENO);
+    const auto t2 = std::chrono::steady_clock::now();
+    int tiles = 0;
+    const daub::Image result =
+        upscaler->upscale(image, options, [&](const daub::UpscaleProgress& p) {
+            tiles = p.total;
+            if (tty)
+                draw_progress(p.tile, p.total, ms_since(t2), "upscale ");
+        });
+    const double upscale_ms = ms_since(t2);
+    const auto t3 = std::chrono::steady_clock::now();
+    daub::write_png_file(out, result);
+    const double write_ms = ms_since(t3);
+
+    const nlohmann::json line = {{"out", out},
+                                 {"width", result.width},
+                                 {"height", result.height},
+                                 {"input_width", image.width},
+                                 {"input_height", image.height},
+                                 {"scale", options.level},
+                                 {"upscaler", upscaler->name()},
+                                 {"native_scale", upscaler->native_scale()},
+                                 {"method", method},
+                                 {"tile", tile},
+                                 {"tiles", tiles},
+                                 {"device", upscaler->device()},
+                                 {"dtype", upscaler->dtype()},
+                                 {"timings_ms",
+                                  {{"read", read_ms},
+                                   {"load", load_ms},
+                                   {"upscale", upscale_ms},
+                                   {"write", write_ms}}}};
     std::cout << line.dump() << std::endl;
     return 0;
 }
@@ -199,6 +336,12 @@ int main(int argc, char** argv) {
         if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
             std::fputs(kUsage, argc < 2 ? stderr : stdout);
             return argc < 2 ? 2 : 0;
+        }
+        if (std::string(argv[1]) == "upscale") {
+            const int status = run_upscale(argc, argv);
+            std::cout.flush();
+            std::fflush(nullptr);
+            std::_Exit(status); // as below: no static teardown
         }
         if (std::string(argv[1]) != "generate")
             throw UsageError("unknown command '" + std::string(argv[1]) +
