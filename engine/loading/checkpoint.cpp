@@ -4,7 +4,7 @@
 
 #include "core/errors.h"
 #include "core/json.h"
-#include "core/safetensors.h"
+#include "core/weight_file.h"
 #include "loading/key_mapping.h"
 
 #include <torch/torch.h>
@@ -64,11 +64,10 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& path) {
         throw ModelError(path + " is a folder, not a single-file checkpoint.");
     if (!fs::exists(path, ec))
         throw ModelError(path + " does not exist.");
-    refuse_pickle_checkpoint(path);
 
     std::unique_ptr<Checkpoint> ckpt(new Checkpoint());
     ckpt->path_ = path;
-    auto file = std::make_shared<const SafeTensorsFile>(path);
+    const std::shared_ptr<const WeightSource> file = open_weight_file(path);
     ckpt->file_ = file;
     ckpt->layout_ = detect_checkpoint_layout(*file);
 

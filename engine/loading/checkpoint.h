@@ -1,5 +1,7 @@
-// Single-file checkpoints: one .safetensors file in the original layout
-// (SD 1.x LDM or SDXL SGM) seen as the components of a diffusers folder.
+// Single-file checkpoints: one .safetensors file or PyTorch zip checkpoint
+// (.ckpt, read without running anything from it: core/torch_pickle.h) in
+// the original layout (SD 1.x LDM or SDXL SGM) seen as the components of a
+// diffusers folder.
 //
 //   auto ckpt = daub::Checkpoint::open("models/dreamshaper.safetensors");
 //   auto unet_source = ckpt->unet();                 // diffusers UNet keys
@@ -8,8 +10,8 @@
 //   load_module_weights(*unet, *unet_source, "", {at::kHalf, at::kCUDA});
 //
 // open() refuses, with one sentence naming what the file is, every file
-// Daub does not run: pickle checkpoints (by extension and by content,
-// without ever unpickling), SD 2.x, SD3, Flux, inpainting UNets, SDXL
+// Daub does not run: pickles that ask for anything a weights file never
+// needs, PyTorch's legacy formats, SD 2.x, SD3, Flux, inpainting UNets, SDXL
 // refiners, LoRA files, ControlNets, standalone VAEs, and anything it does
 // not recognise (UnsupportedModelError). Tensors the engine does not use
 // (EMA copies, step counters, training buffers) are ignored; every tensor
@@ -34,8 +36,6 @@
 #include <vector>
 
 namespace daub {
-
-class SafeTensorsFile;
 
 /// The single-file layouts Daub runs.
 enum class CheckpointLayout {
@@ -119,8 +119,9 @@ public:
     const std::string& path() const { return path_; }
     CheckpointLayout layout() const { return layout_; }
     const CheckpointInspection& inspection() const { return inspection_; }
-    /// The mapped file itself (for tools that list what it holds).
-    const SafeTensorsFile& file() const { return *file_; }
+    /// The file itself, as open_weight_file opened it (for tools that list
+    /// what it holds).
+    const WeightSource& file() const { return *file_; }
 
     /// Each component with diffusers keys, exactly the keys of the folder's
     /// `unet/diffusion_pytorch_model.safetensors`, `vae/...`,
@@ -165,7 +166,7 @@ private:
     void inspect();
 
     std::string path_;
-    std::shared_ptr<const SafeTensorsFile> file_;
+    std::shared_ptr<const WeightSource> file_;
     CheckpointLayout layout_ = CheckpointLayout::SD15_LDM;
     CheckpointInspection inspection_;
     std::shared_ptr<const WeightSource> unet_, vae_, text_encoder_, text_encoder_2_;
@@ -181,15 +182,10 @@ void inspect_vae(const WeightSource& vae, const std::string& path, CheckpointIns
 /// Checkpoint::vae_config derives without a folder config).
 nlohmann::json derived_vae_config(const CheckpointInspection& in, CheckpointLayout layout);
 
-/// Refuses pickle checkpoints (.ckpt, .pt, .pth, .bin, .pkl, or content
-/// starting like a pickle or a torch zip archive) with UnsupportedModelError
-/// explaining why and how to convert. Reads at most the first 16 bytes and
-/// unpickles nothing. Does nothing for other files.
-void refuse_pickle_checkpoint(const std::string& path);
-
-/// Detects the layout of an opened safetensors file, or throws
-/// UnsupportedModelError naming what the file is (SD 2.x, SD3, Flux,
-/// inpainting, LoRA, ...) or ModelError when a component is missing.
-CheckpointLayout detect_checkpoint_layout(const SafeTensorsFile& file);
+/// Detects the layout of an opened weights file (as open_weight_file gives
+/// it), or throws UnsupportedModelError naming what the file is (SD 2.x,
+/// SD3, Flux, inpainting, LoRA, ...) or ModelError when a component is
+/// missing.
+CheckpointLayout detect_checkpoint_layout(const WeightSource& file);
 
 } // namespace daub

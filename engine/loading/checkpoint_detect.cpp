@@ -3,15 +3,11 @@
 #include "loading/checkpoint.h"
 
 #include "core/errors.h"
-#include "core/safetensors.h"
+#include "core/weights.h"
 
 #include <torch/torch.h>
 
-#include <algorithm>
-#include <array>
-#include <cctype>
 #include <filesystem>
-#include <fstream>
 
 namespace daub {
 
@@ -27,13 +23,6 @@ bool contains_text(const std::string& s, std::string_view part) {
 
 std::string file_name(const std::string& path) {
     return std::filesystem::path(path).filename().string();
-}
-
-std::string lower_extension(const std::string& path) {
-    std::string ext = std::filesystem::path(path).extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return ext;
 }
 
 [[noreturn]] void refuse(const std::string& path, const std::string& what) {
@@ -56,7 +45,7 @@ struct KeyCensus {
     std::string context_key;        ///< first attn2.to_k of the LDM UNet
 };
 
-KeyCensus census(const SafeTensorsFile& file) {
+KeyCensus census(const WeightSource& file) {
     KeyCensus c;
     bool top_encoder = false, top_decoder = false, top_conv_in = false, top_down = false;
     for (const auto& key : file.keys()) {
@@ -110,38 +99,8 @@ KeyCensus census(const SafeTensorsFile& file) {
 
 } // namespace
 
-void refuse_pickle_checkpoint(const std::string& path) {
-    static const char* const kPickleExtensions[] = {".ckpt", ".pt", ".pth", ".bin", ".pkl",
-                                                    ".pickle"};
-    const std::string ext = lower_extension(path);
-    bool pickle = std::find(std::begin(kPickleExtensions), std::end(kPickleExtensions), ext) !=
-                  std::end(kPickleExtensions);
-    if (!pickle) {
-        // A safetensors file has its JSON header's '{' at byte 8; a pickle
-        // starts with the PROTO opcode 0x80 and a protocol number, a torch
-        // zip archive with "PK\3\4".
-        std::array<unsigned char, 9> head{};
-        std::ifstream in(path, std::ios::binary);
-        in.read(reinterpret_cast<char*>(head.data()), head.size());
-        const auto got = static_cast<size_t>(in.gcount());
-        const bool json_at_8 = got > 8 && head[8] == '{';
-        const bool pickle_magic = got >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5;
-        const bool zip_magic = got >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 &&
-                               head[3] == 4;
-        pickle = !json_at_8 && (pickle_magic || zip_magic);
-    }
-    if (pickle)
-        throw UnsupportedModelError(
-            file_name(path) +
-            " is a pickle checkpoint: pickle files can run arbitrary code when they are opened, "
-            "so Daub never loads them; convert it to .safetensors first (for example in a "
-            "sandboxed Python: safetensors.torch.save_file(torch.load(path, "
-            "weights_only=True)[\"state_dict\"], \"model.safetensors\")) or download the "
-            "model's .safetensors version.");
-}
-
-CheckpointLayout detect_checkpoint_layout(const SafeTensorsFile& file) {
-    const std::string& path = file.path();
+CheckpointLayout detect_checkpoint_layout(const WeightSource& file) {
+    const std::string path = file.describe();
     const KeyCensus c = census(file);
 
     if (c.lora)

@@ -3,7 +3,7 @@
 // transformers state-dict keys of the engine's modules, and a WeightSource
 // that reads a component through that renaming.
 //
-//   auto file = std::make_shared<SafeTensorsFile>(path);
+//   std::shared_ptr<const WeightSource> file = open_weight_file(path);
 //   MappedWeightSource unet(file, map_ldm_unet(*file, "model.diffusion_model."), "UNet");
 //   load_module_weights(*unet_module, unet, "", {at::kHalf, at::kCUDA});
 //

@@ -18,7 +18,6 @@ namespace fs = std::filesystem;
 
 std::shared_ptr<Components> load_single_file(const LoadRequest& request,
                                              const Placement& placement) {
-    refuse_pickle_checkpoint(request.path);
     const auto ckpt = Checkpoint::open(request.path);
     const CheckpointConfigs cfg = ckpt->configs(request.config_dir);
     const bool sdxl = ckpt->layout() == CheckpointLayout::SDXL_SGM;

@@ -2,7 +2,9 @@
 // tiny-sdxl.safetensors seen through the key mapping equals its folder
 // twin's file key for key, shape for shape and bit for bit; the derived
 // configurations match the folder's; untidy files give the same tensors;
-// every family Daub does not run is refused with its own sentence.
+// the .ckpt twin (a PyTorch pickle, read without running it) gives the same
+// tensors too; every family Daub does not run is refused with its own
+// sentence.
 #include "golden.h"
 
 #include "core/errors.h"
@@ -511,28 +513,52 @@ private Q_SLOTS:
         expect_refusal(xl_inpaint, "inpainting UNet (SDXL");
     }
 
-    void refuses_pickles_without_unpickling() {
+    void pickle_checkpoints() {
+        // The .ckpt twin of tiny-sd15.safetensors (torch.save of {"state_dict",
+        // "global_step", "epoch"}): read without running it, every component
+        // equal to the folder's.
+        auto ckpt = daub::Checkpoint::open(daub::test::fixture("pickles/tiny-sd15.ckpt"));
+        QCOMPARE(ckpt->layout(), daub::CheckpointLayout::SD15_LDM);
+        check_sd15_components(*ckpt);
+        QCOMPARE(ckpt->configs(daub::test::fixture("tiny-sd15")).unet,
+                 read_json("tiny-sd15/unet/config.json"));
+        QCOMPARE(ckpt->file().describe(), daub::test::fixture("pickles/tiny-sd15.ckpt"));
+
+        // A pickle that would run a command: refused by name, nothing run.
+        const fs::path marker = "/tmp/daub-pickle-attack-ran";
+        fs::remove(marker);
+        expect_refusal(daub::test::fixture("pickles/attack-os-system.pth"),
+                       "is refused: it asks to call posix.system, which a weights file never "
+                       "needs; nothing from it was run.");
+        QVERIFY(!fs::exists(marker));
+        // A harmless pickle that is not a Stable Diffusion model.
+        expect_refusal(daub::test::fixture("pickles/tiny-rrdbnet-x4.pth"),
+                       "not a Stable Diffusion 1.5 or SDXL checkpoint");
+
         const fs::path dir = scratch_dir("pickles");
         auto write_bytes = [&](const std::string& name, const std::string& bytes) {
             const fs::path path = dir / name;
             std::ofstream(path, std::ios::binary) << bytes;
             return path;
         };
-        // Pickle protocol 2 (torch's legacy format) and a torch zip archive;
-        // the payload after the magic would run code if it were unpickled.
+        // torch.save's legacy format (a bare pickle, protocol 2), by content
+        // whatever the name says; the payload would run code if unpickled.
         const std::string pickle("\x80\x02}q\x00(X\x0a\x00\x00\x00state_dictq\x01", 27);
-        const std::string zip("PK\x03\x04\x00\x00\x08\x08\x00\x00archive/data.pkl", 30);
-        for (const auto& path : {write_bytes("model.ckpt", pickle), write_bytes("model.pt", zip),
-                                 write_bytes("model.pth", pickle), write_bytes("model.bin", zip),
-                                 // by content, whatever the name says
-                                 write_bytes("renamed.safetensors", pickle),
-                                 write_bytes("renamed-zip.safetensors", zip)}) {
-            expect_refusal(path, "pickle");
+        for (const auto& path : {write_bytes("model.ckpt", pickle),
+                                 write_bytes("renamed.safetensors", pickle)}) {
+            expect_refusal(path, "legacy format");
             const std::string msg = error_of<daub::UnsupportedModelError>(
                 [&] { daub::Checkpoint::open(path.string()); });
-            QVERIFY2(msg.find("run arbitrary code") != std::string::npos, msg.c_str());
+            QVERIFY2(msg.find("re-save it") != std::string::npos, msg.c_str());
             QVERIFY2(msg.find(".safetensors") != std::string::npos, msg.c_str());
         }
+        // A torch zip archive cut after its first header: damaged, named.
+        const std::string zip("PK\x03\x04\x00\x00\x08\x08\x00\x00archive/data.pkl", 30);
+        const fs::path cut = write_bytes("model.pt", zip);
+        const std::string msg =
+            error_of<daub::FormatError>([&] { daub::Checkpoint::open(cut.string()); });
+        QVERIFY2(msg.find("model.pt") != std::string::npos && msg.find("zip") != std::string::npos,
+                 msg.c_str());
         // A real safetensors file whose header length happens to start with
         // the bytes 0x80 0x02 (640 bytes) is not mistaken for a pickle.
         std::string header = R"({"foo":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";

@@ -121,6 +121,19 @@ private Q_SLOTS:
         verify_image(name.toStdString(), pipe->generate(req, {}, nullptr).image);
     }
 
+    /// The SD 1.5 goldens from the PyTorch pickle twin of tiny-sd15.safetensors.
+    void golden_pickle_checkpoint_data() {
+        QTest::addColumn<QString>("name");
+        for (const auto& n : kSd15)
+            QTest::newRow(n.toUtf8().constData()) << n;
+    }
+    void golden_pickle_checkpoint() {
+        QFETCH(QString, name);
+        static auto ckpt = load_model("pickles/tiny-sd15.ckpt", "tiny-sd15");
+        const auto req = request_from_golden(name.toStdString());
+        verify_image(name.toStdString(), ckpt->generate(req, {}, nullptr).image);
+    }
+
     /// Img2Img is made from Txt2Img's components: same parameter storage,
     /// no new memory.
     void img2img_shares_components() {
