@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <queue>
@@ -20,6 +21,10 @@ namespace {
 
 constexpr const char* kEndOfWord = "</w>";
 constexpr std::size_t kCacheCapacity = 10000; // words; as `tokenizers`' BPE cache
+/// The largest token id a tokenizer file may use (vocab.json and
+/// added_tokens_decoder): ids index a table of tokens, so a hostile id must not
+/// size it. CLIP has 49,408 tokens; the largest vocabularies have a few 100,000.
+constexpr int64_t kMaxTokenId = 999'999;
 
 /// GPT-2's reversible byte -> character table: printable bytes map to
 /// themselves, the others to U+0100 onwards.
@@ -169,7 +174,7 @@ public:
     }
 
 private:
-    static constexpr int64_t kMaxId = (1 << 24) - 1;
+    static constexpr int64_t kMaxId = kMaxTokenId;
     bool add(int64_t id) {
         if (depth_ != 1)
             return fail("a bare number");
@@ -305,13 +310,19 @@ ClipTokenizer ClipTokenizer::from_folder(const std::string& dir,
         if (auto it = j.find("added_tokens_decoder"); it != j.end() && it->is_object()) {
             for (const auto& [key, entry] : it->items()) {
                 ClipAddedToken t;
+                const auto [end, error] =
+                    std::from_chars(key.data(), key.data() + key.size(), t.id);
+                if (error != std::errc() || end != key.data() + key.size() || key.empty() ||
+                    t.id < 0 || t.id > kMaxTokenId)
+                    throw ModelError(path + ": added_tokens_decoder id \"" + key +
+                                     "\" is not an integer between 0 and " +
+                                     std::to_string(kMaxTokenId) + ".");
                 try {
-                    t.id = std::stoll(key);
                     t.content = entry.at("content").get<std::string>();
                     t.normalized = json_value(entry, "normalized", false);
                 } catch (const std::exception&) {
                     throw ModelError(path + ": added_tokens_decoder entry \"" + key +
-                                     "\" needs an integer id and a \"content\" string.");
+                                     "\" needs a \"content\" string.");
                 }
                 normalized[t.content] = t.normalized;
                 added.push_back(std::move(t));

@@ -389,6 +389,11 @@ private Q_SLOTS:
         expect_model_error(p, "vocab.json");
         write_file(p + "/vocab.json", R"({"a": "zero"})"); // id not an integer
         expect_model_error(p, "vocab.json");
+        write_small_tokenizer(p); // ids index a table: a huge one must not size it
+        write_file(p + "/vocab.json",
+                   R"({"a": 0, "b": 1, "c": 2, "a</w>": 3, "b</w>": 4, "c</w>": 5, "ab": 6,)"
+                   R"( "ab</w>": 7, "<|startoftext|>": 8, "<|endoftext|>": 9, "x": 1000000})");
+        expect_model_error(p, "vocab.json");
         write_file(p + "/vocab.json", R"({"a": 0, "b": 1, "ab": 2})"); // no special tokens
         write_file(p + "/merges.txt", "#version: 0.2\na b\n");
         expect_model_error(p, "vocab.json");
@@ -408,6 +413,40 @@ private Q_SLOTS:
         expect_model_error(p, "tokenizer_config.json");
         write_file(p + "/tokenizer_config.json", R"({"pad_token": "!"})"); // not in the vocabulary
         expect_model_error(p, "vocab.json");
+    }
+
+    /// added_tokens_decoder ids index a table of tokens: a hostile id must be
+    /// refused, not allocate gigabytes (1e8), fail to allocate (4e9) or
+    /// overflow (INT64_MAX). Found by fuzzing.
+    void added_token_ids_are_bounded_data() {
+        QTest::addColumn<QString>("id");
+        QTest::newRow("int64 max") << "9223372036854775807";
+        QTest::newRow("4e9") << "4000000000";
+        QTest::newRow("1e8") << "100000000";
+        QTest::newRow("1e6") << "1000000";
+        QTest::newRow("negative") << "-1";
+        QTest::newRow("beyond int64") << "99999999999999999999";
+        QTest::newRow("trailing text") << "12abc";
+        QTest::newRow("empty") << "";
+    }
+
+    void added_token_ids_are_bounded() {
+        QFETCH(QString, id);
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString p = dir.path();
+        write_small_tokenizer(p);
+        write_file(p + "/tokenizer_config.json", R"({"added_tokens_decoder": {")" +
+                                                     id.toStdString() +
+                                                     R"(": {"content": "<extra>"}}})");
+        expect_model_error(p, "tokenizer_config.json");
+
+        // An added token just past the vocabulary (ids 0..9) loads and is used.
+        write_file(p + "/tokenizer_config.json",
+                   R"({"added_tokens_decoder": {"10": {"content": "<extra>"}}})");
+        const ClipTokenizer tok = ClipTokenizer::from_folder(p.toStdString());
+        QCOMPARE(tok.encode("ab <extra>"), (std::vector<int64_t>{8, 7, 10, 9}));
+        QCOMPARE(tok.token(10), std::string("<extra>"));
     }
 
     void timings() {
