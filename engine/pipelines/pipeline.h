@@ -158,6 +158,14 @@ struct ModelInfo {
     std::string vae_name;          ///< the separate VAE's file name; "" = the model's own
 };
 
+/// A prompt's length as the A1111 web UI's counter shows it ("42/75", then
+/// "90/150"): `tokens` (a BREAK counts the rest of its chunk of 75) of
+/// `limit`, the next multiple of 75.
+struct PromptTokenCount {
+    int tokens = 0;
+    int limit = 75;
+};
+
 class Pipeline {
 public:
     /// Loads a model (throws ModelError / UnsupportedModelError).
@@ -176,6 +184,13 @@ public:
 
     /// A small RGB preview of latents (fast linear approximation, no VAE).
     virtual Image preview(const at::Tensor& latents) const = 0;
+
+    /// The prompt's token count for the composer's counter, with the first
+    /// text encoder's tokenizer and the prompt syntax of generate() (weights,
+    /// BREAK, chunks of 75). Thread-safe: may run on any thread, also while
+    /// generate() runs. RequestError for a prompt generate() would refuse
+    /// in the same way (a weight that is not a number, over 1 MiB).
+    virtual PromptTokenCount count_tokens(const std::string& prompt) const = 0;
 };
 
 /// Scheduler names a request may give.

@@ -5,6 +5,7 @@
 
 #include "core/errors.h"
 #include "core/image_tensor.h"
+#include "pipelines/prompt_chunks.h"
 #include "pipelines/prompt_encoder.h"
 #include "schedulers/scheduler.h"
 #include "schedulers/scheduler_factory.h"
@@ -273,6 +274,12 @@ GenerationResult Img2Img::run(const ResolvedRequest& r, NoiseSource& noise,
 
 StableDiffusion::StableDiffusion(std::shared_ptr<const Components> components)
     : components_(components), txt2img_(std::move(components)) {}
+
+PromptTokenCount StableDiffusion::count_tokens(const std::string& prompt) const {
+    // Reads only immutable state: the tokenizer's word cache has its own mutex.
+    const int tokens = count_prompt_tokens(*components_->tokenizer, prompt);
+    return {tokens, prompt_token_limit(tokens)};
+}
 
 const Img2Img& StableDiffusion::img2img() {
     if (!img2img_)

@@ -9,6 +9,7 @@
 #include "core/errors.h"
 #include "core/image.h"
 #include "core/runtime.h"
+#include "metadata/prompt_syntax.h"
 #include "pipelines/parameters_text.h"
 #include "pipelines/pipeline.h"
 
@@ -63,6 +64,11 @@ usage: daub-cli upscale --upscaler FILE --in IMAGE --out FILE.png [options]
   --device cpu|cuda     where to run (default: cuda when available)
   --dtype fp32|fp16|bf16  precision (default: fp16 on CUDA, fp32 on CPU)
   --out FILE.png        where to write the image
+
+       daub-cli prompt --parse TEXT
+
+  prints TEXT's A1111 prompt syntax (weights, BREAK) as one JSON line of
+  [text, weight] pairs: [["an ",1.0],["important",1.1],[" word",1.0]]
 )";
 
 struct UsageError : std::runtime_error {
@@ -329,6 +335,14 @@ int run_upscale(int argc, char** argv) {
     return 0;
 }
 
+/// daub-cli prompt --parse TEXT: the attention pairs as one JSON line.
+int run_prompt(int argc, char** argv) {
+    if (argc != 4 || std::string(argv[2]) != "--parse")
+        throw UsageError("the prompt command is: daub-cli prompt --parse TEXT.");
+    std::cout << daub::prompt_weights_json(daub::parse_prompt_attention(argv[3])) << std::endl;
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -343,10 +357,11 @@ int main(int argc, char** argv) {
             std::fflush(nullptr);
             std::_Exit(status); // as below: no static teardown
         }
-        if (std::string(argv[1]) != "generate")
-            throw UsageError("unknown command '" + std::string(argv[1]) +
-                             "'; the command is 'generate' (see daub-cli --help).");
-        const int status = run_generate(argc, argv);
+        const std::string command = argv[1];
+        if (command != "generate" && command != "prompt")
+            throw UsageError("unknown command '" + command +
+                             "'; the commands are 'generate' and 'prompt' (see daub-cli --help).");
+        const int status = command == "prompt" ? run_prompt(argc, argv) : run_generate(argc, argv);
         // Leave without running libtorch's static destructors (tens of
         // milliseconds of operator deregistration): the image is written
         // and stdout is flushed, nothing else needs tearing down.
