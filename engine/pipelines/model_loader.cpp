@@ -71,19 +71,17 @@ ClipTextConfig text_encoder_config(const fs::path& dir) {
 
 /// A diffusers component's weights: <dir>/<stem>.safetensors, else its
 /// .fp16 variant. Pickle-only folders are refused (saying to convert).
-std::shared_ptr<const WeightSource> open_component_weights(const fs::path& dir,
-                                                           const std::string& stem,
-                                                           const char* what) {
+std::shared_ptr<const WeightSource>
+open_component_weights(const fs::path& dir, const std::string& stem, const char* what) {
     for (const std::string& name : {stem + ".safetensors", stem + ".fp16.safetensors"})
         if (fs::is_regular_file(dir / name))
             return open_weight_file((dir / name).string());
     const fs::path expected = dir / (stem + ".safetensors");
     const std::string pickle = stem == "model" ? "pytorch_model.bin" : stem + ".bin";
     if (fs::exists(dir / pickle))
-        throw UnsupportedModelError(expected.string() + " is missing; the folder has only pickle (" +
-                                    pickle + ") " + what +
-                                    " weights, which Daub does not load (convert them to "
-                                    "safetensors).");
+        throw UnsupportedModelError(
+            expected.string() + " is missing; the folder has only pickle (" + pickle + ") " + what +
+            " weights, which Daub does not load (convert them to safetensors).");
     throw ModelError(expected.string() + " is missing (the " + what + " weights).");
 }
 
@@ -123,15 +121,16 @@ void fill_model_info(Components& c, const nlohmann::json& unet_config, const Vae
     c.info.default_scheduler = default_scheduler_name(c.scheduler_config, c.info.family);
     const int64_t sample = json_value<int64_t>(unet_config, "sample_size",
                                                c.info.family == ModelFamily::SDXL ? 128 : 64);
-    c.info.default_width = c.info.default_height = static_cast<int>(sample * vae.downscale_factor());
+    c.info.default_width = c.info.default_height =
+        static_cast<int>(sample * vae.downscale_factor());
     c.info.device = placement.device.is_cuda() ? "cuda" : "cpu";
     c.info.dtype = dtype_name(placement.dtype);
 }
 
 std::string default_scheduler_name(const nlohmann::json& scheduler_config, ModelFamily family) {
-    const auto name = scheduler_name_for_class(
-        json_value<std::string>(scheduler_config, "_class_name", ""),
-        json_value<bool>(scheduler_config, "use_karras_sigmas", false));
+    const auto name =
+        scheduler_name_for_class(json_value<std::string>(scheduler_config, "_class_name", ""),
+                                 json_value<bool>(scheduler_config, "use_karras_sigmas", false));
     if (name)
         return *name;
     return family == ModelFamily::SDXL ? "euler" : "pndm";
@@ -179,12 +178,12 @@ std::shared_ptr<Components> load_diffusers_folder(const LoadRequest& request,
     auto c = std::make_shared<Components>();
     c->info.family = family_from_index(index, path);
     c->info.path = path;
-    c->info.name = root.filename().empty() ? root.parent_path().filename().string()
-                                           : root.filename().string();
+    c->info.name =
+        root.filename().empty() ? root.parent_path().filename().string() : root.filename().string();
     c->device = placement.device;
     c->dtype = placement.dtype;
-    c->force_zeros_for_empty_prompt =
-        json_value<bool>(index, "force_zeros_for_empty_prompt", c->info.family == ModelFamily::SDXL);
+    c->force_zeros_for_empty_prompt = json_value<bool>(index, "force_zeros_for_empty_prompt",
+                                                       c->info.family == ModelFamily::SDXL);
 
     const fs::path unet_dir = root / "unet";
     if (!fs::exists(unet_dir / "config.json"))
@@ -198,8 +197,8 @@ std::shared_ptr<Components> load_diffusers_folder(const LoadRequest& request,
     s.text_encoder = open_component_weights(root / "text_encoder", "model", "text encoder");
     if (sdxl) {
         s.text_encoder_2_config = text_encoder_config(root / "text_encoder_2");
-        s.text_encoder_2 = open_component_weights(root / "text_encoder_2", "model",
-                                                  "second text encoder");
+        s.text_encoder_2 =
+            open_component_weights(root / "text_encoder_2", "model", "second text encoder");
     }
     s.unet_config = parse_config<UNetConfig>(unet_cfg, unet_dir / "config.json");
     s.unet = open_component_weights(unet_dir, "diffusion_pytorch_model", "UNet");
@@ -222,7 +221,8 @@ std::shared_ptr<Components> load_diffusers_folder(const LoadRequest& request,
             ClipTokenizer::from_folder((root / "tokenizer_2").string()));
 
     const VaeConfig vae_config = load_networks(*c, s, request, placement);
-    c->scheduler_config = read_scheduler_config((root / "scheduler" / "scheduler_config.json").string());
+    c->scheduler_config =
+        read_scheduler_config((root / "scheduler" / "scheduler_config.json").string());
     fill_model_info(*c, unet_cfg, vae_config, placement);
     return c;
 }
@@ -274,7 +274,8 @@ VaeConfig load_networks(Components& c, const NetworkSources& s, const LoadReques
     }
     load_module_weights(*c.unet, *s.unet, "", options);
     freeze(*c.unet);
-    load_vae_weights(*c.vae, *vae_weights, "", LoadOptions{c.vae_dtype, placement.device, &monitor});
+    load_vae_weights(*c.vae, *vae_weights, "",
+                     LoadOptions{c.vae_dtype, placement.device, &monitor});
     freeze(*c.vae);
     return vae_config;
 }

@@ -33,8 +33,8 @@ void fill_model_info(Components& c, const nlohmann::json& unet_config, const Vae
 struct NetworkSources {
     ClipTextConfig text_encoder_config;
     std::shared_ptr<const WeightSource> text_encoder;
-    ClipTextConfig text_encoder_2_config;                ///< SDXL only
-    std::shared_ptr<const WeightSource> text_encoder_2;  ///< SDXL only; null for SD 1.5
+    ClipTextConfig text_encoder_2_config;               ///< SDXL only
+    std::shared_ptr<const WeightSource> text_encoder_2; ///< SDXL only; null for SD 1.5
     UNetConfig unet_config;
     std::shared_ptr<const WeightSource> unet;
     /// The model's own VAE config (config.json style). With a separate VAE

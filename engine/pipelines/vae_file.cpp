@@ -18,7 +18,9 @@ namespace {
 
 constexpr const char* kCheckpointPrefix = "first_stage_model.";
 
-bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts_with(const std::string& s, const char* prefix) {
+    return s.rfind(prefix, 0) == 0;
+}
 
 /// The keys of an LDM VAE without prefix: the tensors under encoder.,
 /// decoder., quant_conv. and post_quant_conv.; the rest of the file (the
@@ -164,7 +166,8 @@ VaeFile open_vae_folder(const fs::path& given, const VaeConfig& model, ModelFami
     if (detect_vae_naming(*out.weights) != VaeKeyNaming::Diffusers)
         throw ModelError(weights_path.string() +
                          " does not use diffusers key names, unlike the rest of its folder.");
-    const VaeConfig found = structure_from_shapes(*out.weights, weights_path.string(), model, family);
+    const VaeConfig found =
+        structure_from_shapes(*out.weights, weights_path.string(), model, family);
     out.config = parse_config(read_json_file(config_path.string()), config_path.string());
     const std::string differs = structure_difference(out.config, found);
     if (!differs.empty())
@@ -261,7 +264,8 @@ VaeFile open_vae_file(const std::string& path, const nlohmann::json& model_vae,
         break;
     case VaeKeyNaming::Ldm: {
         auto part = std::make_shared<const LdmVaePart>(file);
-        out.weights = std::make_shared<const MappedWeightSource>(part, map_ldm_vae(*part, ""), "VAE");
+        out.weights =
+            std::make_shared<const MappedWeightSource>(part, map_ldm_vae(*part, ""), "VAE");
         break;
     }
     case VaeKeyNaming::LdmCheckpoint:

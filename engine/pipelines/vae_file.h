@@ -52,9 +52,9 @@ VaeKeyNaming detect_vae_naming(const WeightSource& file);
 /// A separate VAE, opened and configured for one model.
 struct VaeFile {
     std::string path;
-    std::string name;  ///< what ModelInfo::vae_name and the "VAE:" field show
+    std::string name; ///< what ModelInfo::vae_name and the "VAE:" field show
     VaeKeyNaming naming = VaeKeyNaming::Diffusers; ///< a folder: Diffusers
-    VaeConfig config;  ///< structure from the file, latent scaling from the model
+    VaeConfig config; ///< structure from the file, latent scaling from the model
     /// The VAE with diffusers keys, for load_vae_weights(); keeps the file open.
     std::shared_ptr<const WeightSource> weights;
 };

@@ -74,10 +74,14 @@ private Q_SLOTS:
     void progress_reaches_total_data() {
         QTest::addColumn<QString>("model");
         QTest::addColumn<QString>("config");
-        QTest::newRow("sd15 folder") << "tiny-sd15" << "";
-        QTest::newRow("sd15 single file") << "tiny-sd15.safetensors" << "tiny-sd15";
-        QTest::newRow("sdxl folder") << "tiny-sdxl" << "";
-        QTest::newRow("sdxl single file") << "tiny-sdxl.safetensors" << "tiny-sdxl";
+        QTest::newRow("sd15 folder") << "tiny-sd15"
+                                     << "";
+        QTest::newRow("sd15 single file") << "tiny-sd15.safetensors"
+                                          << "tiny-sd15";
+        QTest::newRow("sdxl folder") << "tiny-sdxl"
+                                     << "";
+        QTest::newRow("sdxl single file") << "tiny-sdxl.safetensors"
+                                          << "tiny-sdxl";
     }
     void progress_reaches_total() {
         QFETCH(QString, model);
@@ -88,7 +92,8 @@ private Q_SLOTS:
         const auto t0 = std::chrono::steady_clock::now();
         auto pipe = Pipeline::load(r);
         const double ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count();
         QVERIFY(pipe);
         QVERIFY(rec.calls.size() > 100); // one per tensor
         QVERIFY(rec.monotonic());
@@ -132,8 +137,10 @@ private Q_SLOTS:
     void cancel_at_first_callback_data() {
         QTest::addColumn<QString>("model");
         QTest::addColumn<QString>("config");
-        QTest::newRow("folder") << "tiny-sd15" << "";
-        QTest::newRow("single file") << "tiny-sd15.safetensors" << "tiny-sd15";
+        QTest::newRow("folder") << "tiny-sd15"
+                                << "";
+        QTest::newRow("single file") << "tiny-sd15.safetensors"
+                                     << "tiny-sd15";
     }
     void cancel_at_first_callback() {
         QFETCH(QString, model);
@@ -196,7 +203,8 @@ private Q_SLOTS:
 
     /// load_module_weights without a monitor, and module_weight_bytes.
     void monitor_is_optional() {
-        const SafeTensorsFile file(test::fixture("tiny-sd15/vae/diffusion_pytorch_model.safetensors"));
+        const SafeTensorsFile file(
+            test::fixture("tiny-sd15/vae/diffusion_pytorch_model.safetensors"));
         auto vae = AutoencoderKL(VaeConfig::from_json(
             nlohmann::json::parse(R"({"block_out_channels": [32, 32, 64, 64]})")));
         const int64_t fp32 = module_weight_bytes(*vae, at::kFloat);
