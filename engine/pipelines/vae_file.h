@@ -6,8 +6,8 @@
 //   AutoencoderKL module(vae.config);
 //   load_vae_weights(*module, *vae.weights, "", options);
 //
-// A file (.safetensors, or a pickle checkpoint once the loader reads them)
-// is recognised by its key names: diffusers (`encoder.down_blocks.0...`),
+// A file (.safetensors, or a PyTorch .ckpt / .pth read by open_weight_file
+// without running anything) is recognised by its key names: diffusers (`encoder.down_blocks.0...`),
 // the original LDM names without prefix (`encoder.down.0.block.0...`,
 // attention as 1x1 convolutions), or a whole checkpoint whose
 // `first_stage_model.*` part is used. Its structure comes from its shapes
