@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <set>
 
 namespace daub {
@@ -43,8 +44,8 @@ std::string what_else_it_is(const WeightSource& source) {
         return "it is a Stable Diffusion model";
     if (swinir)
         return "it looks like a SwinIR model";
-    if (old_esrgan)
-        return "it is an ESRGAN model with the old key names (model.0, model.1.sub.N.RDB1, ...)";
+    if (old_esrgan) // rrdbnet_source() maps its ×4 layout
+        return "it is an ESRGAN model with the original key names but not the ×4 layout";
     if (compact)
         return "it looks like a compact Real-ESRGAN (SRVGGNetCompact) model";
     return "it has no tensor 'conv_first.weight'";
@@ -134,7 +135,104 @@ at::Tensor lrelu(at::Tensor x) {
     return torch::leaky_relu_(x, kSlope);
 }
 
+/// A whole number at `s[pos]` up to `end_char`; -1 when there is none.
+int64_t number_at(const std::string& s, size_t& pos, char end_char) {
+    int64_t n = -1;
+    const auto r = std::from_chars(s.data() + pos, s.data() + s.size(), n);
+    if (r.ec != std::errc() || r.ptr == s.data() + pos || r.ptr == s.data() + s.size() ||
+        *r.ptr != end_char || n < 0)
+        return -1;
+    pos = static_cast<size_t>(r.ptr - s.data()) + 1;
+    return n;
+}
+
+/// ESRGAN's original key names seen as basicsr's (see rrdbnet_source).
+class OldEsrganKeys final : public WeightSource {
+public:
+    explicit OldEsrganKeys(std::shared_ptr<const WeightSource> source)
+        : source_(std::move(source)) {
+        static const std::pair<const char*, const char*> fixed[] = {{"model.0.", "conv_first."},
+                                                                    {"model.3.", "conv_up1."},
+                                                                    {"model.6.", "conv_up2."},
+                                                                    {"model.8.", "conv_hr."},
+                                                                    {"model.10.", "conv_last."}};
+        for (const std::string& key : source_->keys()) {
+            for (const auto& [old_prefix, new_prefix] : fixed)
+                if (starts_with(key, old_prefix))
+                    add(new_prefix + key.substr(std::strlen(old_prefix)), key);
+            if (!starts_with(key, "model.1.sub."))
+                continue;
+            // model.1.sub.N.RDBk.convm.0.weight, or model.1.sub.N.weight
+            // (the trunk's last convolution, conv_body).
+            size_t pos = 12;
+            const int64_t n = number_at(key, pos, '.');
+            if (n < 0 || n >= kMaxBlocks)
+                continue;
+            const std::string rest = key.substr(pos);
+            if (rest == "weight" || rest == "bias") {
+                add("conv_body." + rest, key);
+                continue;
+            }
+            size_t p = 3;
+            if (!starts_with(rest, "RDB"))
+                continue;
+            const int64_t k = number_at(rest, p, '.');
+            if (k < 1 || k > 3 || rest.compare(p, 4, "conv") != 0)
+                continue;
+            p += 4;
+            const int64_t m = number_at(rest, p, '.');
+            if (m < 1 || m > 5 || rest.compare(p, 2, "0.") != 0)
+                continue;
+            add("body." + std::to_string(n) + ".rdb" + std::to_string(k) + ".conv" +
+                    std::to_string(m) + "." + rest.substr(p + 2),
+                key);
+        }
+    }
+
+    std::vector<std::string> keys() const override {
+        std::vector<std::string> out;
+        out.reserve(names_.size());
+        for (const auto& [name, old] : names_)
+            out.push_back(name);
+        return out;
+    }
+    bool contains(const std::string& key) const override { return names_.count(key) != 0; }
+    std::vector<int64_t> shape(const std::string& key) const override {
+        return source_->shape(old(key));
+    }
+    at::ScalarType stored_dtype(const std::string& key) const override {
+        return source_->stored_dtype(old(key));
+    }
+    at::Tensor load(const std::string& key, at::ScalarType dtype,
+                    at::Device device) const override {
+        return source_->load(old(key), dtype, device);
+    }
+    std::string describe() const override { return source_->describe(); }
+
+private:
+    void add(const std::string& name, const std::string& old) { names_.emplace(name, old); }
+    const std::string& old(const std::string& key) const {
+        const auto it = names_.find(key);
+        if (it == names_.end())
+            throw ModelError(describe() + ": tensor '" + key + "' is missing.");
+        return it->second;
+    }
+
+    std::shared_ptr<const WeightSource> source_;
+    std::map<std::string, std::string> names_; ///< basicsr name → the file's
+};
+
 } // namespace
+
+std::shared_ptr<const WeightSource> rrdbnet_source(std::shared_ptr<const WeightSource> source) {
+    if (source->contains("conv_first.weight") || !source->contains("model.0.weight") ||
+        !source->contains("model.1.sub.0.RDB1.conv1.0.weight"))
+        return source;
+    if (!source->contains("model.10.weight"))
+        not_rrdbnet(*source, "it is an ESRGAN model in the original layout with an upsampler "
+                             "other than the ×4 one (model.3, model.6, model.8, model.10)");
+    return std::make_shared<const OldEsrganKeys>(std::move(source));
+}
 
 RrdbNetConfig RrdbNetConfig::from_weights(const WeightSource& source,
                                           const std::map<std::string, std::string>& metadata) {

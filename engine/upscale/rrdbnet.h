@@ -27,6 +27,7 @@
 #include <torch/nn/pimpl.h>
 
 #include <map>
+#include <memory>
 #include <string>
 
 namespace daub {
@@ -98,6 +99,14 @@ public:
         conv_last{nullptr};
 };
 TORCH_MODULE(RrdbNet);
+
+/// `source` with basicsr's key names: `source` itself when it has them, a
+/// renaming view for ESRGAN's original ×4 layout (model.0 = conv_first,
+/// model.1.sub.N.RDBk.convm.0 = body.N.rdbk.convm, model.1.sub.<num_block> =
+/// conv_body, model.3 / 6 / 8 / 10 = conv_up1 / conv_up2 / conv_hr /
+/// conv_last), in which community models such as 4x-UltraSharp ship.
+/// UnsupportedModelError for that layout with another upsampler (×2, ×8).
+std::shared_ptr<const WeightSource> rrdbnet_source(std::shared_ptr<const WeightSource> source);
 
 /// Builds the RRDBNet of `source` (RrdbNetConfig::from_weights) and loads
 /// its weights in options.dtype on options.device, in eval mode without

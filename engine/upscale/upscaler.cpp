@@ -239,9 +239,10 @@ std::unique_ptr<Upscaler> Upscaler::load(const std::string& path, const std::str
 
     // The format comes from the content: safetensors (whose metadata may
     // state the config) or a PyTorch checkpoint read without running it.
-    const std::shared_ptr<const WeightSource> weights = open_weight_file(path);
+    const std::shared_ptr<const WeightSource> file = open_weight_file(path);
     static const std::map<std::string, std::string> no_metadata;
-    const auto* safetensors = dynamic_cast<const SafeTensorsFile*>(weights.get());
+    const auto* safetensors = dynamic_cast<const SafeTensorsFile*>(file.get());
+    const std::shared_ptr<const WeightSource> weights = rrdbnet_source(file);
     impl->net = load_rrdbnet(*weights, safetensors ? safetensors->metadata() : no_metadata,
                              LoadOptions{type, where});
     impl->config = impl->net->config();

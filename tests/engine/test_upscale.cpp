@@ -20,6 +20,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -135,8 +136,24 @@ QString fixture_q(const char* relative) {
 class TestUpscale : public QObject {
     Q_OBJECT
 
-    std::shared_ptr<const Upscaler> x4_, x2_;
+    std::shared_ptr<const Upscaler> x4_, x2_, x1_;
     std::shared_ptr<StableDiffusion> sd15_;
+
+    /// A ×1 RRDBNet (pixel-unshuffle by 4): the ×4 fixture's weights with a
+    /// conv_first for 48 channels, seeded random.
+    std::shared_ptr<const Upscaler> make_x1() {
+        SafeTensorsFile x4(test::fixture("tiny-rrdbnet-x4.safetensors"));
+        std::map<std::string, at::Tensor> tensors;
+        for (const auto& k : x4.keys())
+            tensors[k] = x4.load(k);
+        torch::manual_seed(5);
+        tensors["conv_first.weight"] = torch::randn({8, 48, 3, 3}) * 0.05;
+        const fs::path dir = fs::path(DAUB_BINARY_DIR) / "test_upscale_scratch";
+        fs::create_directories(dir);
+        const std::string path = (dir / "tiny-rrdbnet-x1.safetensors").string();
+        write_safetensors(path, tensors); // no metadata: the shapes say ×1
+        return Upscaler::load(path, "cpu", "fp32");
+    }
 
 private Q_SLOTS:
     void initTestCase() {
@@ -144,6 +161,7 @@ private Q_SLOTS:
         init_runtime();
         x4_ = load_upscaler("tiny-rrdbnet-x4.safetensors");
         x2_ = load_upscaler("tiny-rrdbnet-x2.safetensors");
+        x1_ = make_x1();
     }
 
     // ------------------------------------------------------------- the net
@@ -242,15 +260,16 @@ private Q_SLOTS:
         QTest::newRow("x4 96x80") << "x4" << 96 << 80;
         QTest::newRow("x2 96x80") << "x2" << 96 << 80;
         QTest::newRow("x2 odd 45x37 (mod pad)") << "x2" << 45 << 37;
+        QTest::newRow("x1 odd 70x45 (unshuffle 4)") << "x1" << 70 << 45;
     }
     void tiling_equals_untiled() {
         QFETCH(QString, net);
         QFETCH(int, width);
         QFETCH(int, height);
-        const Upscaler& up = net == "x4" ? *x4_ : *x2_;
+        const Upscaler& up = net == "x4" ? *x4_ : net == "x2" ? *x2_ : *x1_;
         const Image img = pattern_image(width, height, 3);
         UpscaleOptions whole;
-        whole.level = up.native_scale();
+        whole.level = std::max(up.native_scale(), 2);
         whole.tile = 0;
         const Image reference = up.upscale(img, whole);
         QCOMPARE(reference.width, width * whole.level);
@@ -279,6 +298,7 @@ private Q_SLOTS:
         // × the pixel-unshuffle factor.
         QCOMPARE(x4_->receptive_radius(), 34);
         QCOMPARE(x2_->receptive_radius(), 67);
+        QCOMPARE(x1_->receptive_radius(), 133);
     }
 
     void progress_once_per_tile_monotonic() {
@@ -348,6 +368,8 @@ private Q_SLOTS:
             {x4_.get(), 2, "tiny-rrdbnet-x4 ×4, Lanczos down to ×2"},
             {x2_.get(), 2, "tiny-rrdbnet-x2 ×2"},
             {x2_.get(), 4, "tiny-rrdbnet-x2 ×2 run twice"},
+            {x1_.get(), 2, "tiny-rrdbnet-x1 ×1, Lanczos up to ×2"},
+            {x1_.get(), 4, "tiny-rrdbnet-x1 ×1, Lanczos up to ×4"},
         };
         for (const Case& c : cases) {
             o.level = c.level;
@@ -369,9 +391,37 @@ private Q_SLOTS:
         }
         QCOMPARE(x4_->native_scale(), 4);
         QCOMPARE(x2_->native_scale(), 2);
+        QCOMPARE(x1_->native_scale(), 1);
         QCOMPARE(x4_->name(), std::string("tiny-rrdbnet-x4"));
         QCOMPARE(x4_->device(), std::string("cpu"));
         QCOMPARE(x4_->dtype(), std::string("fp32"));
+    }
+
+    /// bf16 on the CPU (the reduced-precision path, as fp16 on CUDA): about
+    /// three significant digits, and the tiny nets' outputs stay below 0.15,
+    /// so the error stays under a u8 step before rounding: at most 2 apart.
+    void bf16_close_to_fp32() {
+        const Image img = pattern_image(24, 20);
+        for (const char* file : {"tiny-rrdbnet-x4.safetensors", "tiny-rrdbnet-x2.safetensors"}) {
+            auto bf16 = Upscaler::load(test::fixture(file), "cpu", "bf16");
+            auto fp32 = Upscaler::load(test::fixture(file), "cpu", "fp32");
+            QCOMPARE(bf16->dtype(), std::string("bf16"));
+            UpscaleOptions o;
+            o.level = 4;
+            o.tile = 0;
+            const Image a = bf16->upscale(img, o), b = fp32->upscale(img, o);
+            QCOMPARE(a.width, b.width);
+            double num = 0, den = 0; // relative L2, printed for the record
+            for (size_t i = 0; i < a.rgb.size(); ++i) {
+                const double d = double(a.rgb[i]) - double(b.rgb[i]);
+                num += d * d;
+                den += double(b.rgb[i]) * double(b.rgb[i]);
+            }
+            const double rel = std::sqrt(num / den);
+            qInfo("%s bf16 vs fp32: relative L2 %.2e, max |u8 diff| %d", file, rel,
+                  max_u8_diff(a, b));
+            QVERIFY(max_u8_diff(a, b) <= 2);
+        }
     }
 
     void lanczos_downscale() {
@@ -437,7 +487,7 @@ private Q_SLOTS:
             << QString::fromStdString(write_fake(
                    "old-esrgan.safetensors", {{"model.0.weight", {8, 3, 3, 3}},
                                               {"model.1.sub.0.RDB1.conv1.0.weight", {4, 8, 3, 3}}}))
-            << "old key names";
+            << "an upsampler other than the ×4 one";
         QTest::newRow("missing file") << "/nonexistent/up.pth"
                                       << "does not exist";
     }
@@ -482,6 +532,40 @@ private Q_SLOTS:
         } catch (const ModelError& e) {
             QVERIFY2(QString(e.what()).contains("block body.2 is missing"), e.what());
         }
+    }
+
+    /// ESRGAN's original ×4 key layout (model.0, model.1.sub.N.RDBk.convm.0,
+    /// model.3/6/8/10) loads as the same net.
+    void original_esrgan_layout() {
+        SafeTensorsFile x4(test::fixture("tiny-rrdbnet-x4.safetensors"));
+        std::map<std::string, at::Tensor> renamed;
+        auto rename = [](std::string key) {
+            const std::pair<const char*, const char*> fixed[] = {
+                {"conv_first.", "model.0."}, {"conv_body.", "model.1.sub.2."},
+                {"conv_up1.", "model.3."},   {"conv_up2.", "model.6."},
+                {"conv_hr.", "model.8."},    {"conv_last.", "model.10."}};
+            for (const auto& [from, to] : fixed)
+                if (key.rfind(from, 0) == 0)
+                    return to + key.substr(std::strlen(from));
+            // body.N.rdbK.convM.X -> model.1.sub.N.RDBK.convM.0.X
+            const size_t rdb = key.find(".rdb"), conv = key.find(".conv", rdb + 1);
+            return "model.1.sub." + key.substr(5, rdb - 5) + ".RDB" +
+                   key.substr(rdb + 4, conv - rdb - 4) + key.substr(conv, 6) + ".0" +
+                   key.substr(conv + 6);
+        };
+        for (const auto& k : x4.keys())
+            renamed[rename(k)] = x4.load(k);
+        QVERIFY(renamed.count("model.1.sub.1.RDB3.conv5.0.weight"));
+        const fs::path dir = fs::path(DAUB_BINARY_DIR) / "test_upscale_scratch";
+        fs::create_directories(dir);
+        const std::string path = (dir / "4x-original-layout.safetensors").string();
+        write_safetensors(path, renamed);
+        auto old = Upscaler::load(path, "cpu");
+        QCOMPARE(old->native_scale(), 4);
+        const Image img = pattern_image(20, 12);
+        UpscaleOptions o;
+        o.tile = 0;
+        QCOMPARE(max_u8_diff(old->upscale(img, o), x4_->upscale(img, o)), 0);
     }
 
     void refuses_pickle_attack() {
@@ -711,38 +795,21 @@ private Q_SLOTS:
     void cli_generate_superres_refine() {
         const QString out = QDir::temp().filePath("daub-cli-superres-test.png");
         QProcess p;
-        p.start(kCli, {"generate",
-                       "--model",
-                       fixture_q("tiny-sd15"),
-                       "--prompt",
-                       "a red fox",
-                       "--width",
-                       "64",
-                       "--height",
-                       "48",
-                       "--steps",
-                       "4",
-                       "--scheduler",
-                       "euler",
-                       "--seed",
-                       "7",
-                       "--upscaler",
-                       fixture_q("pickles/tiny-rrdbnet-x2.pth"),
-                       "--superres",
-                       "2",
-                       "--refine",
-                       "0.5",
-                       "--device",
-                       "cpu",
-                       "--out",
-                       out});
+        const QStringList args =
+            QStringList{"generate", "--model", fixture_q("tiny-sd15"), "--prompt", "a red fox"} +
+            QStringList{"--width", "64", "--height", "48",  "--steps", "2", "--scheduler", "euler",
+                        "--seed",  "7",  "--device", "cpu", "--out",   out} +
+            QStringList{"--upscaler", fixture_q("pickles/tiny-rrdbnet-x2.pth"),
+                        "--superres", "2",
+                        "--refine",   "0.5"};
+        p.start(kCli, args);
         QVERIFY(p.waitForFinished(120000));
         const QByteArray stdout_ = p.readAllStandardOutput();
         QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
         const auto line = nlohmann::json::parse(stdout_.toStdString());
         QCOMPARE(line["width"].get<int>(), 128);
         QCOMPARE(line["upscale"]["method"].get<std::string>(), std::string("tiny-rrdbnet-x2 ×2"));
-        QCOMPARE(line["upscale"]["refine_steps_run"].get<int>(), 2);
+        QCOMPARE(line["upscale"]["refine_steps_run"].get<int>(), 1);
         const Image written = read_image_file(out.toStdString());
         QCOMPARE(written.width, 128);
         QCOMPARE(written.height, 96);
