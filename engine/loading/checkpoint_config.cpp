@@ -17,6 +17,10 @@ namespace {
 
 using json = nlohmann::json;
 
+/// The largest size a shape may give a config (a width, a vocabulary): real
+/// models stay far below (CLIP's 49,408 tokens, 1,280-wide levels).
+constexpr int64_t kMaxDimension = int64_t{1} << 20;
+
 bool starts_with(const std::string& s, const std::string& prefix) {
     return s.compare(0, prefix.size(), prefix) == 0;
 }
@@ -49,6 +53,14 @@ std::vector<int64_t> need_shape(const WeightSource& s, const std::string& key, s
         throw ModelError(s.describe() + ": tensor '" + key + "' has shape " +
                          shape_to_string(shape) + ", expected " + std::to_string(rank) +
                          " dimensions.");
+    // The configs are sums and multiples of these sizes (two encoders'
+    // widths, 4 × a level's width): bounded, no arithmetic on them overflows.
+    // A zero dimension lets the others be anything at no cost in bytes.
+    for (const int64_t d : shape)
+        if (d < 1 || d > kMaxDimension)
+            throw ModelError(s.describe() + ": tensor '" + key + "' has shape " +
+                             shape_to_string(shape) + ", a dimension outside 1 to " +
+                             std::to_string(kMaxDimension) + ".");
     return shape;
 }
 

@@ -22,6 +22,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
+#include <map>
 #include <random>
 #include <set>
 #include <sys/resource.h>
@@ -105,6 +107,40 @@ std::map<std::string, at::Tensor> all_tensors(const std::string& path) {
     for (const auto& key : f.keys())
         out[key] = f.load(key);
     return out;
+}
+
+/// Writes `tensors` (fp16) as a safetensors file, plus `empty` entries: keys
+/// with the given shapes and no data (a zero dimension makes them 0 bytes),
+/// as a hostile file may have.
+void write_with_empty(const fs::path& path, const std::map<std::string, at::Tensor>& tensors,
+                      const std::map<std::string, std::vector<int64_t>>& empty) {
+    nlohmann::ordered_json header;
+    std::vector<at::Tensor> blobs;
+    uint64_t offset = 0;
+    for (const auto& [key, t] : tensors) {
+        if (empty.count(key))
+            continue;
+        at::Tensor c = t.to(at::kHalf).contiguous();
+        const uint64_t bytes = c.numel() * c.element_size();
+        header[key] = {{"dtype", "F16"},
+                       {"shape", c.sizes().vec()},
+                       {"data_offsets", {offset, offset + bytes}}};
+        offset += bytes;
+        blobs.push_back(c);
+    }
+    for (const auto& [key, shape] : empty)
+        header[key] = {{"dtype", "F16"}, {"shape", shape}, {"data_offsets", {offset, offset}}};
+    std::string text = header.dump();
+    while (text.size() % 8 != 0)
+        text.push_back(' ');
+    std::ofstream out(path, std::ios::binary);
+    const uint64_t n = text.size();
+    for (int i = 0; i < 8; ++i)
+        out.put(static_cast<char>((n >> (8 * i)) & 0xff));
+    out.write(text.data(), static_cast<std::streamsize>(n));
+    for (const auto& c : blobs)
+        out.write(static_cast<const char*>(c.data_ptr()),
+                  static_cast<std::streamsize>(c.numel() * c.element_size()));
 }
 
 } // namespace
@@ -567,6 +603,58 @@ private Q_SLOTS:
         bytes += header + std::string(4, '\0');
         const fs::path tricky = write_bytes("tricky.safetensors", bytes);
         expect_refusal(tricky, "not a Stable Diffusion 1.5 or SDXL checkpoint");
+    }
+
+    /// A zero dimension lets a safetensors entry's other dimensions be any
+    /// size at no cost in bytes; the config derived from such shapes must be
+    /// refused, naming the tensor, before any arithmetic on the sizes (the
+    /// sum of the SDXL encoders' widths and 4 × the first UNet level width
+    /// overflowed int64). Found by fuzzing.
+    void absurd_dimensions_are_refused() {
+        const fs::path dir = scratch_dir("hostile-sizes");
+        const int64_t huge = std::numeric_limits<int64_t>::max();
+        struct Case {
+            const char* name;
+            const char* fixture;
+            std::string key;
+            std::vector<int64_t> shape;
+        };
+        const std::string unet = "model.diffusion_model.";
+        const json sd15_unet = read_json("tiny-sd15/unet/config.json");
+        const json sdxl_unet = read_json("tiny-sdxl/unet/config.json");
+        const std::vector<Case> cases = {
+            // SDXL: encoder 1's width INT64_MAX, encoder 2's 48: their sum overflows.
+            {"sdxl-width.safetensors",
+             "tiny-sdxl.safetensors",
+             "conditioner.embedders.0.transformer.text_model.embeddings.token_embedding.weight",
+             {0, huge}},
+            // SD 1.5: first UNet level about 2^62 wide (a multiple of 8, so of
+            // SD 1.5's heads): 4 × it overflows.
+            {"sd15-level.safetensors",
+             "tiny-sd15.safetensors",
+             unet + "input_blocks.1.0.in_layers.2.weight",
+             {huge / 64 * 32, 0, 3, 3}},
+            // A zero width is no architecture either.
+            {"sd15-zero.safetensors",
+             "tiny-sd15.safetensors",
+             unet + "time_embed.0.weight",
+             {0, 32}},
+        };
+        for (const Case& c : cases) {
+            const fs::path path = dir / c.name;
+            write_with_empty(path, all_tensors(daub::test::fixture(c.fixture)), {{c.key, c.shape}});
+            const std::string msg = error_of<daub::ModelError>([&] {
+                auto ckpt = daub::Checkpoint::open(path.string());
+                const bool sdxl = ckpt->layout() == daub::CheckpointLayout::SDXL_SGM;
+                (void)ckpt->unet_config(); // derived from the shapes alone
+                (void)ckpt->unet_config(sdxl ? &sdxl_unet : &sd15_unet);
+                (void)ckpt->vae_config();
+            });
+            qInfo("%s -> %s", c.name, msg.c_str());
+            QVERIFY2(!msg.empty(), (std::string(c.name) + " was not refused").c_str());
+            QVERIFY2(msg.find("dimension") != std::string::npos, msg.c_str());
+            QVERIFY2(msg.find(c.name) != std::string::npos, msg.c_str());
+        }
     }
 
     void finds_tokenizer_files() {
