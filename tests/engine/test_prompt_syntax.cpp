@@ -579,7 +579,7 @@ private Q_SLOTS:
         GenerationRequest req;
         req.prompt = repeat_word("a", 100);
         req.width = req.height = 64;
-        req.steps = 2;
+        req.steps = 1;
         req.seed = 5;
         const std::string text = repeat_word("fox, (snow:1.2)", 30);
         const PromptTokenCount expected = pipe.count_tokens(text);
@@ -619,14 +619,16 @@ private Q_SLOTS:
         Pipeline& pipe = model == "sd15" ? static_cast<Pipeline&>(*sd15_) : *sdxl_;
         GenerationRequest req;
         req.prompt = "a (red:1.3) fox in the [snow], ((sharp focus)) BREAK " +
-                     repeat_word("a photo of a fox", 40);
+                     repeat_word("a photo of a fox", 20);
         if (negative)
-            req.negative_prompt = "(blurry:1.4), " + repeat_word("low quality", 60);
+            req.negative_prompt = "(blurry:1.4), " + repeat_word("low quality", 30);
         req.width = 64;
         req.height = 48;
-        req.steps = 2;
+        req.steps = 1;
         req.seed = 7;
         req.clip_skip = model == "sd15" ? 2 : 1;
+        QVERIFY(pipe.count_tokens(req.prompt).limit >= 150); // two chunks and more
+        QVERIFY(!negative || pipe.count_tokens(*req.negative_prompt).limit >= 150);
         const GenerationResult r = pipe.generate(req, {}, nullptr);
         QCOMPARE(r.image.width, 64);
         QCOMPARE(r.image.height, 48);
