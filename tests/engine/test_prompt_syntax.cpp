@@ -586,6 +586,11 @@ private Q_SLOTS:
         QCOMPARE(expected.tokens, count_prompt_tokens(*cxl_->tokenizer, text));
         QCOMPARE(expected.limit, prompt_token_limit(expected.tokens));
         QVERIFY(expected.tokens > 75);
+        QElapsedTimer timer;
+        timer.start();
+        for (int i = 0; i < 100; ++i)
+            pipe.count_tokens(text);
+        qInfo("count_tokens of %d tokens: %.3f ms", expected.tokens, timer.nsecsElapsed() / 1e8);
         std::atomic<bool> done{false};
         std::atomic<int> counted{0}, wrong{0};
         std::thread counter([&] {
