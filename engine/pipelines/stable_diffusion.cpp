@@ -127,16 +127,12 @@ void check_superres(const GenerationRequest& request, const ResolvedRequest& r) 
     if (!request.upscaler)
         throw RequestError("Super-resolution needs an upscaler model (a Real-ESRGAN .pth or "
                            ".safetensors file).");
-    const int64_t w = int64_t{r.width} * level, h = int64_t{r.height} * level;
-    if (w * h > kMaxUpscaledPixels)
-        throw RequestError("Upscaling " + std::to_string(r.width) + "×" + std::to_string(r.height) +
-                           " by " + std::to_string(level) +
-                           " gives more than 8192 × 8192 pixels; lower the size or the level.");
     UpscaleOptions options = request.upscale_options;
     options.level = level;
-    request.upscaler->tile_size(static_cast<int>(w), static_cast<int>(h), options); // checks tiles
+    request.upscaler->check(r.width, r.height, options); // sizes and tile options
     if (!request.refine_strength)
         return;
+    const int64_t w = int64_t{r.width} * level, h = int64_t{r.height} * level;
     const float s = *request.refine_strength;
     if (!(s >= 0.01f && s <= 1.0f))
         throw RequestError("The refine strength must be between 0.01 and 1 (got " +

@@ -294,21 +294,32 @@ std::string Upscaler::method(int level) const {
     return net + ", Lanczos up to ×" + std::to_string(level);
 }
 
+void Upscaler::check(int width, int height, const UpscaleOptions& options) const {
+    method(options.level); // the level
+    if (width < 1 || height < 1)
+        throw ImageError("The image to upscale is empty.");
+    // The result, and a ×4 net's own output before its Lanczos downscale.
+    const int64_t scale = std::max(options.level, native_scale());
+    const int64_t w = int64_t{width} * scale, h = int64_t{height} * scale;
+    if (w * h > kMaxUpscaledPixels)
+        throw RequestError("Upscaling " + std::to_string(width) + "×" + std::to_string(height) +
+                           " with " + method(options.level) + " makes " + std::to_string(w) + "×" +
+                           std::to_string(h) +
+                           " pixels, more than 8192 × 8192; upscale a smaller image.");
+    impl_->plan(width, height, options); // the tile options
+}
+
 int Upscaler::tile_size(int width, int height, const UpscaleOptions& options) const {
     return static_cast<int>(impl_->plan(width, height, options).tile);
 }
 
 Image Upscaler::upscale(const Image& in, const UpscaleOptions& options,
                         const UpscaleProgressFn& progress, const CancelToken* cancel) const {
-    const int level = options.level;
-    method(level); // checks the level
     if (in.empty() || in.rgb.size() != static_cast<size_t>(in.width) * in.height * 3)
         throw ImageError("The image to upscale is empty or inconsistent.");
+    check(in.width, in.height, options);
+    const int level = options.level;
     const int64_t out_w = int64_t{in.width} * level, out_h = int64_t{in.height} * level;
-    if (out_w * out_h > kMaxUpscaledPixels)
-        throw RequestError("Upscaling " + std::to_string(in.width) + "×" +
-                           std::to_string(in.height) + " by " + std::to_string(level) +
-                           " gives more than 8192 × 8192 pixels; upscale a smaller image.");
 
     // The runs of the net: twice for a ×2 net at level 4, else once.
     const int native = native_scale();

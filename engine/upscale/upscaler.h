@@ -85,13 +85,17 @@ public:
     /// least this large makes tiled results equal untiled ones.
     int receptive_radius() const;
 
-    /// `in` scaled by options.level. Throws RequestError for a level other
-    /// than 2 or 4, bad tile options, or a result over 8192 × 8192 pixels;
-    /// ImageError for an empty image; CancelledError when `cancel` is set
-    /// between tiles.
+    /// `in` scaled by options.level. Throws what check() throws, ImageError
+    /// for an empty image, CancelledError when `cancel` is set between tiles.
     Image upscale(const Image& in, const UpscaleOptions& options = {},
                   const UpscaleProgressFn& progress = {},
                   const CancelToken* cancel = nullptr) const;
+
+    /// Throws what upscale() would for a width × height image, without
+    /// running anything: RequestError for a level other than 2 or 4, bad
+    /// tile options, or a result (or a ×4 net's output before its downscale
+    /// to ×2) over 8192 × 8192 pixels.
+    void check(int width, int height, const UpscaleOptions& options) const;
 
     /// How `level` is reached, for results and logs:
     /// "RealESRGAN_x4plus ×4", "RealESRGAN_x4plus ×4, Lanczos down to ×2",
@@ -109,7 +113,7 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-/// Largest result upscale() gives: 8192 × 8192 pixels.
+/// Largest image upscale() makes: 8192 × 8192 pixels.
 constexpr int64_t kMaxUpscaledPixels = int64_t{8192} * 8192;
 
 } // namespace daub

@@ -454,6 +454,15 @@ private Q_SLOTS:
         big.height = 2048;
         big.rgb.assign(size_t(big.width) * big.height * 3, 0);
         QVERIFY_THROWS_EXCEPTION(RequestError, x4_->upscale(big, {})); // over 8192²
+        // ×2 from the ×4 net: its own ×4 output counts too.
+        o = UpscaleOptions{};
+        o.level = 2;
+        QVERIFY_THROWS_EXCEPTION(RequestError, x4_->check(2049, 2048, o));
+        x4_->check(2048, 2048, o);
+        x2_->check(2049, 2048, o);
+        o.level = 4;
+        x2_->check(2048, 2048, o);
+        QVERIFY_THROWS_EXCEPTION(RequestError, x2_->check(2048, 2049, o));
         QVERIFY_THROWS_EXCEPTION(
             RequestError, Upscaler::load(test::fixture("tiny-rrdbnet-x4.safetensors"), "tpu"));
         QVERIFY_THROWS_EXCEPTION(
