@@ -351,17 +351,14 @@ int main(int argc, char** argv) {
             std::fputs(kUsage, argc < 2 ? stderr : stdout);
             return argc < 2 ? 2 : 0;
         }
-        if (std::string(argv[1]) == "upscale") {
-            const int status = run_upscale(argc, argv);
-            std::cout.flush();
-            std::fflush(nullptr);
-            std::_Exit(status); // as below: no static teardown
-        }
         const std::string command = argv[1];
-        if (command != "generate" && command != "prompt")
+        if (command != "generate" && command != "upscale" && command != "prompt")
             throw UsageError("unknown command '" + command +
-                             "'; the commands are 'generate' and 'prompt' (see daub-cli --help).");
-        const int status = command == "prompt" ? run_prompt(argc, argv) : run_generate(argc, argv);
+                             "'; the commands are 'generate', 'upscale' and 'prompt' (see "
+                             "daub-cli --help).");
+        const int status = command == "prompt"    ? run_prompt(argc, argv)
+                           : command == "upscale" ? run_upscale(argc, argv)
+                                                  : run_generate(argc, argv);
         // Leave without running libtorch's static destructors (tens of
         // milliseconds of operator deregistration): the image is written
         // and stdout is flushed, nothing else needs tearing down.
