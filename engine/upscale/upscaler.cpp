@@ -145,8 +145,10 @@ struct Upscaler::Impl {
         return p;
     }
 
-    /// The largest tile (multiple of 8) whose run fits in half the free
-    /// memory; 0 when the whole image fits.
+    /// A tile (multiple of 8) whose run fits in half the free memory, as
+    /// large as that allows but evened out over the image (512 pixels with
+    /// room for 448 make two tiles of 256, not 448 + 64); 0 when the whole
+    /// image fits.
     int64_t automatic_tile(int64_t w, int64_t h, int64_t pad) const {
         const double per_pixel = bytes_per_pixel();
         uint64_t free = available_memory(device);
@@ -155,8 +157,10 @@ struct Upscaler::Impl {
         const double budget = static_cast<double>(free) / 2;
         if (static_cast<double>(w) * static_cast<double>(h) * per_pixel <= budget)
             return 0;
-        const auto side = static_cast<int64_t>(std::sqrt(budget / per_pixel)) - 2 * pad;
-        return std::clamp<int64_t>(side / 8 * 8, 32, 2048);
+        const auto room = static_cast<int64_t>(std::sqrt(budget / per_pixel)) - 2 * pad;
+        const int64_t side = std::clamp<int64_t>(room / 8 * 8, 32, 2048);
+        const int64_t longest = std::max(w, h);
+        return round_up(ceil_div(longest, ceil_div(longest, side)), 8);
     }
 
     /// One run of the net: [1, 3, H, W] float CPU in [0, 1] → [1, 3, sH, sW]

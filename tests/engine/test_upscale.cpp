@@ -344,6 +344,13 @@ private Q_SLOTS:
         const int t = x4_->tile_size(8192, 8192, o);
         qInfo("automatic tile for 8192x8192 (x4 tiny net): %d", t);
         QVERIFY(t >= 32 && t <= 2048 && t % 8 == 0);
+        // Evened out: the last tile is nearly as large as the others.
+        for (const int side : {8192, 5000}) {
+            const int tile = x4_->tile_size(side, 3000, o);
+            const int n = (side + tile - 1) / tile;
+            qInfo("automatic tile for %dx3000: %d (%d across)", side, tile, n);
+            QVERIFY(tile % 8 == 0 && n * tile - side < 8 * n);
+        }
         o.tile = 5;
         QCOMPARE(x2_->tile_size(100, 100, o), 8); // at least 8
         o.tile = 33;
