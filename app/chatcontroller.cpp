@@ -66,7 +66,8 @@ QByteArray dataUrlBytes(const QString& text) {
 ChatController::ChatController(AppSettings* settings, InitImageStore* store, ResultCache* cache,
                                ImageBank* bank, QObject* parent)
     : QObject(parent), m_settings(settings), m_store(store), m_cache(cache), m_bank(bank),
-      m_places(ModelFinder::commonPlaces()) {
+      m_places(ModelFinder::commonPlaces()),
+      m_upscalerPlaces(ModelFinder::commonUpscalerPlaces()) {
     registerEngineMetaTypes();
     connect(&m_queue, &JobQueue::startRequested, this, [this](qint64 id) { runGenerate(id); });
     connect(&m_queue, &JobQueue::cancelRequested, this, [this](qint64 id) {
@@ -76,13 +77,19 @@ ChatController::ChatController(AppSettings* settings, InitImageStore* store, Res
     connect(&m_queue, &JobQueue::stateChanged, this, [this](qint64 id, JobQueue::State state) {
         if (state == JobQueue::State::Cancelled)
             m_messages.setCancelled(id);
+        if (state == JobQueue::State::Done || state == JobQueue::State::Failed ||
+            state == JobQueue::State::Cancelled)
+            endJob(id);
     });
     connect(&m_queue, &JobQueue::positionsChanged, this, &ChatController::updateQueuePositions);
+    connect(m_settings, &AppSettings::upscalerPathChanged, this, &ChatController::upscalerChanged);
 }
 
 ChatController::~ChatController() {
     for (const auto& token : std::as_const(m_tokens))
         token->cancel();
+    if (m_loadCancel)
+        m_loadCancel->cancel();
     if (s_instance == this)
         s_instance = nullptr;
 }
@@ -101,8 +108,12 @@ void ChatController::attachWorker(EngineWorker* worker) {
     connect(this, &ChatController::runRequested, worker, &EngineWorker::run, Qt::QueuedConnection);
     connect(worker, &EngineWorker::modelLoading, this, &ChatController::onModelLoading,
             Qt::QueuedConnection);
+    connect(worker, &EngineWorker::modelLoadProgress, this, &ChatController::onModelLoadProgress,
+            Qt::QueuedConnection);
     connect(worker, &EngineWorker::modelLoaded, this, &ChatController::onModelLoaded,
             Qt::QueuedConnection);
+    connect(worker, &EngineWorker::modelLoadCancelled, this,
+            &ChatController::onModelLoadCancelled, Qt::QueuedConnection);
     connect(worker, &EngineWorker::modelLoadFailed, this, &ChatController::onModelLoadFailed,
             Qt::QueuedConnection);
     connect(worker, &EngineWorker::jobStarted, this, &ChatController::onJobStarted,
@@ -113,8 +124,10 @@ void ChatController::attachWorker(EngineWorker* worker) {
             Qt::QueuedConnection);
 }
 
-void ChatController::setModelPlaces(QList<ModelFinder::Place> places) {
+void ChatController::setModelPlaces(QList<ModelFinder::Place> places,
+                                    QList<ModelFinder::Place> upscalerPlaces) {
     m_places = std::move(places);
+    m_upscalerPlaces = std::move(upscalerPlaces);
 }
 
 // ---- sending ---------------------------------------------------------------
@@ -157,8 +170,12 @@ qint64 ChatController::send(const QString& prompt, const QString& negativePrompt
     }
     spec.sampler = m_settings->sampler();
     spec.clipSkip = std::clamp(m_settings->clipSkip(), 1, 12);
-    spec.superResolution = superResolutionAvailable() && m_settings->superResolution();
-    spec.superResolutionLevel = m_settings->superResolutionLevel();
+    if (m_settings->superResolution() && superResolutionAvailable()) {
+        spec.upscale.upscalerPath = m_settings->upscalerPath();
+        spec.upscale.level = m_settings->superResolutionLevel() == 4 ? 4 : 2;
+        if (m_settings->refineUpscaled())
+            spec.upscale.refineStrength = m_settings->refineStrength();
+    }
     if (hasInitImage()) {
         spec.initRef = m_initRef;
         spec.strength = std::clamp(m_settings->strength(), 0.01, 1.0);
@@ -179,7 +196,16 @@ qint64 ChatController::enqueue(JobSpec spec, const QImage& initImage) {
                              : initImage);
         thumb = QStringLiteral("image://daub/thumb/%1").arg(id);
     }
-    m_messages.addPrompt(id, spec.prompt, spec.negativePrompt, detailsFor(spec), thumb);
+    if (!spec.initRef.isEmpty() && m_store->hold(spec.initRef))
+        m_heldRefs.insert(id, spec.initRef); // a queued job keeps its image, whatever comes next
+    const QString text = spec.kind == JobSpec::Kind::Upscale
+                             ? (spec.upscale.refineStrength
+                                    ? tr("Upscale ×%1 and refine").arg(spec.upscale.level)
+                                    : tr("Upscale ×%1").arg(spec.upscale.level))
+                             : spec.prompt;
+    m_messages.addPrompt(id, text, spec.kind == JobSpec::Kind::Upscale ? QString()
+                                                                        : spec.negativePrompt,
+                         detailsFor(spec), thumb);
     m_messages.addReply(id);
     m_specs.insert(id, std::move(spec));
     m_queue.enqueue(id);
@@ -198,6 +224,14 @@ void ChatController::updateQueuePositions() {
 
 QString ChatController::detailsFor(const JobSpec& spec) const {
     QStringList parts;
+    if (spec.kind == JobSpec::Kind::Upscale) {
+        parts << QFileInfo(spec.upscale.upscalerPath).completeBaseName();
+        if (spec.upscale.refineStrength)
+            parts << tr("refine %1 · %2").arg(*spec.upscale.refineStrength, 0, 'f', 2)
+                         .arg(spec.prompt.isEmpty() ? tr("no prompt") : spec.prompt.left(60))
+                  << tr("seed %1").arg(spec.seed);
+        return parts.join(QStringLiteral(" · "));
+    }
     parts << QStringLiteral("%1\u00d7%2").arg(spec.width).arg(spec.height);
     parts << tr("%n steps", nullptr, spec.steps);
     parts << tr("CFG %1").arg(spec.cfgScale, 0, 'g', 3);
@@ -212,6 +246,11 @@ QString ChatController::detailsFor(const JobSpec& spec) const {
         parts << tr("strength %1 (%n steps)", nullptr, stepsToRun(spec.steps, spec.strength))
                      .arg(spec.strength, 0, 'f', 2)
               << spec.resizeMode;
+    if (spec.upscale.enabled()) {
+        parts << tr("upscale ×%1").arg(spec.upscale.level);
+        if (spec.upscale.refineStrength)
+            parts << tr("refine %1").arg(*spec.upscale.refineStrength, 0, 'f', 2);
+    }
     return parts.join(QStringLiteral(" \u00b7 "));
 }
 
@@ -227,14 +266,19 @@ GenerationParameters ChatController::parametersFor(const JobSpec& spec) const {
     p.height = spec.height;
     p.model = spec.modelName;
     p.clipSkip = spec.clipSkip;
-    if (!spec.initRef.isEmpty())
+    if (spec.kind == JobSpec::Kind::Generate && !spec.initRef.isEmpty())
         p.denoisingStrength = spec.strength;
+    p.refineStrength = spec.upscale.refineStrength;
     return p;
 }
 
-ResultKey ChatController::keyFor(const JobSpec& spec, const QByteArray& initSha) const {
+ResultKey ChatController::keyFor(const JobSpec& spec, const QByteArray& initSha,
+                                 const QString& modelId) const {
     ResultKey key;
-    key.modelIdentity = m_model.identity;
+    // A plain upscale does not involve the model.
+    const bool plainUpscale =
+        spec.kind == JobSpec::Kind::Upscale && !spec.upscale.refineStrength;
+    key.modelIdentity = plainUpscale ? QString() : modelId;
     key.prompt = spec.prompt;
     key.hasNegativePrompt = spec.hasNegativePrompt;
     key.negativePrompt = spec.negativePrompt;
@@ -245,8 +289,13 @@ ResultKey ChatController::keyFor(const JobSpec& spec, const QByteArray& initSha)
     key.seed = spec.seed;
     key.sampler = spec.sampler;
     key.clipSkip = spec.clipSkip;
-    key.superResolution = spec.superResolution;
-    key.superResolutionLevel = spec.superResolutionLevel;
+    key.superResolution = spec.upscale.enabled();
+    key.superResolutionLevel = spec.upscale.level;
+    if (key.superResolution) {
+        key.upscalerIdentity = modelIdentity(spec.upscale.upscalerPath);
+        key.refineStrength = spec.upscale.refineStrength.value_or(0.0);
+        key.upscaleOnly = spec.kind == JobSpec::Kind::Upscale;
+    }
     if (!initSha.isEmpty()) {
         key.initImageSha256 = initSha;
         key.strength = spec.strength;
@@ -268,13 +317,15 @@ QCoro::Task<> ChatController::runGenerate(qint64 id) {
     const JobSpec spec = *specIt;
     m_messages.setRunning(id);
 
-    // 1. The init image, if the job has one.
+    // 1. The init image (img2img) or the image to upscale, if the job has one.
     GenerationRequest request;
     QByteArray initSha;
     if (!spec.initRef.isEmpty()) {
         const std::optional<InitImage> init = m_store->resolve(spec.initRef);
         if (!init) {
-            failJob(id, tr("The init image expired \u2014 drop it again."));
+            failJob(id, spec.kind == JobSpec::Kind::Upscale
+                            ? tr("The image to upscale is no longer available.")
+                            : tr("The init image expired \u2014 drop it again."));
             co_return;
         }
         initSha = init->sha256;
@@ -283,9 +334,10 @@ QCoro::Task<> ChatController::runGenerate(qint64 id) {
         request.resize = resizeModeFrom(spec.resizeMode);
     }
 
-    // 2. The result cache.
-    const ResultKey key = keyFor(spec, initSha);
-    if (const std::optional<CachedResult> hit = m_cache->find(key)) {
+    // 2. The result cache, keyed on the model loaded now (jobs start only
+    // while one is ready, and the worker runs them in order).
+    if (const std::optional<CachedResult> hit =
+            m_cache->find(keyFor(spec, initSha, m_model.identity))) {
         finishJob(id,
                   Result{hit->png, readPngText(hit->png, QStringLiteral("parameters")),
                          hit->width, hit->height, hit->seed},
@@ -307,8 +359,12 @@ QCoro::Task<> ChatController::runGenerate(qint64 id) {
 
     EngineJob job;
     job.jobId = id;
+    job.kind = spec.kind == JobSpec::Kind::Upscale ? EngineJob::Kind::Upscale
+                                                    : EngineJob::Kind::Generate;
     job.request = std::move(request);
+    job.upscale = spec.upscale;
     job.parameters = parametersFor(spec);
+    job.writeParameters = spec.hasRecipe;
     job.cancel = std::make_shared<CancelToken>();
     m_tokens.insert(id, job.cancel);
     Q_EMIT runRequested(job);
@@ -322,8 +378,10 @@ QCoro::Task<> ChatController::runGenerate(qint64 id) {
 
     switch (outcome.kind) {
     case JobOutcome::Kind::Finished:
-        m_cache->insert(key, CachedResult{outcome.png, outcome.width, outcome.height, outcome.seed,
-                                          outcome.stepsRun, outcome.sampler});
+        // Keyed on the model that actually ran (the worker reports it).
+        m_cache->insert(keyFor(spec, initSha, outcome.modelIdentity),
+                        CachedResult{outcome.png, outcome.width, outcome.height, outcome.seed,
+                                     outcome.stepsRun, outcome.sampler});
         finishJob(id,
                   Result{outcome.png, outcome.parameters, outcome.width, outcome.height,
                          outcome.seed},
@@ -338,6 +396,13 @@ QCoro::Task<> ChatController::runGenerate(qint64 id) {
         m_queue.markCancelled(id);
         break;
     }
+}
+
+void ChatController::endJob(qint64 id) {
+    // The job's hold on its image ends with it (once, whichever way it ends).
+    const QString ref = m_heldRefs.take(id);
+    if (!ref.isEmpty())
+        m_store->release(ref);
 }
 
 void ChatController::finishJob(qint64 id, const Result& result, double elapsedMs,
@@ -362,23 +427,57 @@ void ChatController::notice(const QString& text) { m_messages.addNotice(text); }
 // ---- reports from the engine thread ----------------------------------------
 
 void ChatController::onModelLoading(const QString& path) {
-    m_loadingPath = path;
+    if (path != m_loadingPath)
+        return; // a load that a newer one replaced
+    m_loadProgress = 0;
+    Q_EMIT modelLoadProgressChanged();
     if (m_modelState != ModelState::Loading) {
         m_modelState = ModelState::Loading;
         Q_EMIT modelChanged();
     }
 }
 
+void ChatController::onModelLoadProgress(const QString& path, qint64 done, qint64 total) {
+    if (path != m_loadingPath || total <= 0)
+        return;
+    m_loadProgress = std::clamp(double(done) / double(total), 0.0, 1.0);
+    Q_EMIT modelLoadProgressChanged();
+}
+
+void ChatController::onModelLoadCancelled(const QString& path) {
+    // The engine let go of the previous model before loading, so nothing
+    // is loaded now.
+    m_model = ModelDescription();
+    m_hasModel = false;
+    m_queue.setEngineReady(false);
+    if (path == m_loadingPath) {
+        m_modelState = ModelState::NoModel;
+        m_modelError.clear();
+        m_loadingPath.clear();
+        m_loadCancel.reset();
+        notice(tr("Loading %1 was cancelled; no model is loaded.")
+                   .arg(quoted(QFileInfo(path).fileName())));
+    }
+    Q_EMIT modelChanged();
+    updateQueuePositions();
+}
+
 void ChatController::onModelLoaded(const ModelDescription& model, double milliseconds) {
+    if (model.path == m_loadingPath)
+        m_loadCancel.reset();
     m_model = model;
     m_hasModel = true;
     m_modelError.clear();
     m_modelState = ModelState::Ready;
     m_settings->setModelPath(model.path);
     m_settings->addRecentModel(model.path);
-    notice(tr("Loaded %1 (%2, %3 \u00b7 %4) in %5.")
-               .arg(quoted(model.name), model.family, model.device, model.dtype,
-                    formatDuration(milliseconds)));
+    notice(model.vaeName.isEmpty()
+               ? tr("Loaded %1 (%2, %3 \u00b7 %4) in %5.")
+                     .arg(quoted(model.name), model.family, model.device, model.dtype,
+                          formatDuration(milliseconds))
+               : tr("Loaded %1 with the VAE %2 (%3, %4 \u00b7 %5) in %6.")
+                     .arg(quoted(model.name), quoted(model.vaeName), model.family, model.device,
+                          model.dtype, formatDuration(milliseconds)));
     Q_EMIT modelChanged();
     m_queue.setEngineReady(true);
     updateQueuePositions();
@@ -392,7 +491,12 @@ void ChatController::onModelLoadFailed(const QString& path, const QString& messa
     m_hasModel = false;
     m_modelError = message;
     m_modelState = ModelState::Failed;
-    m_settings->removeRecentModel(path);
+    if (path == m_loadingPath) {
+        m_loadCancel.reset();
+        // A VAE that does not fit is the VAE's fault, not the model's.
+        if (m_loadingVae.isEmpty())
+            m_settings->removeRecentModel(path);
+    }
     notice(message);
     Q_EMIT modelChanged();
     m_queue.setEngineReady(false);
@@ -402,13 +506,13 @@ void ChatController::onModelLoadFailed(const QString& path, const QString& messa
 void ChatController::onJobStarted(qint64 jobId) { m_messages.setRunning(jobId); }
 
 void ChatController::onJobProgress(qint64 jobId, int step, int total, double elapsedMs,
-                                   const QImage& preview) {
+                                   const QImage& preview, int phase) {
     QString source;
     if (!preview.isNull()) {
         m_bank->setImage(QStringLiteral("preview/%1").arg(jobId), preview);
-        source = QStringLiteral("image://daub/preview/%1/%2").arg(jobId).arg(step);
+        source = QStringLiteral("image://daub/preview/%1/%2_%3").arg(jobId).arg(phase).arg(step);
     }
-    m_messages.setProgress(jobId, step, total, elapsedMs, source);
+    m_messages.setProgress(jobId, step, total, elapsedMs, source, JobPhase(phase));
 }
 
 void ChatController::onJobEnded(const JobOutcome& outcome) { Q_EMIT outcomeArrived(outcome); }
@@ -460,13 +564,80 @@ void ChatController::loadModel(const QString& pathOrUrl) {
         Q_EMIT modelChanged();
         return;
     }
+    if (m_loadCancel)
+        m_loadCancel->cancel(); // a newer choice replaces a load in progress
     m_loadingPath = path;
+    m_loadingVae = m_settings->vaeFor(path);
+    if (!m_loadingVae.isEmpty() && !QFileInfo::exists(m_loadingVae)) {
+        notice(tr("The VAE %1 chosen for this model is gone; using the model's own.")
+                   .arg(quoted(m_loadingVae)));
+        m_settings->setVaeFor(path, {});
+        m_loadingVae.clear();
+    }
     m_modelState = ModelState::Loading;
     m_modelError.clear();
+    m_loadProgress = 0;
+    Q_EMIT modelLoadProgressChanged();
     Q_EMIT modelChanged();
     m_queue.setEngineReady(false);
     updateQueuePositions();
-    Q_EMIT loadRequested(path);
+    m_loadCancel = std::make_shared<CancelToken>();
+    Q_EMIT loadRequested(LoadJob{ModelLoadRequest{path, m_loadingVae}, m_loadCancel});
+}
+
+void ChatController::cancelModelLoad() {
+    if (m_modelState == ModelState::Loading && m_loadCancel)
+        m_loadCancel->cancel();
+}
+
+QString ChatController::modelVaeName() const {
+    if (m_modelState == ModelState::Loading)
+        return QFileInfo(m_loadingVae).fileName();
+    return m_hasModel ? m_model.vaeName : QString();
+}
+
+void ChatController::setModelVae(const QString& pathOrUrl) {
+    const QString model = modelPath();
+    if (model.isEmpty()) {
+        notice(tr("Load a model first; a VAE is chosen for a model."));
+        return;
+    }
+    const QString vae = pathFromUrlOrPath(pathOrUrl);
+    if (!vae.isEmpty() && !QFileInfo(vae).exists()) {
+        notice(tr("The VAE %1 does not exist.").arg(quoted(vae)));
+        return;
+    }
+    m_settings->setVaeFor(model, vae);
+    loadModel(model);
+}
+
+bool ChatController::superResolutionAvailable() const {
+    const QString path = m_settings->upscalerPath();
+    return !path.isEmpty() && QFileInfo(path).isFile();
+}
+
+QString ChatController::upscalerName() const {
+    return superResolutionAvailable() ? QFileInfo(m_settings->upscalerPath()).completeBaseName()
+                                      : QString();
+}
+
+bool ChatController::setUpscaler(const QString& pathOrUrl) {
+    const QString path = pathFromUrlOrPath(pathOrUrl);
+    if (path.isEmpty()) {
+        m_settings->setUpscalerPath({});
+        return true;
+    }
+    if (!QFileInfo(path).isFile()) {
+        notice(tr("The upscaler %1 does not exist.").arg(quoted(path)));
+        return false;
+    }
+    if (!ModelFinder::looksLikeUpscaler(path)) {
+        notice(tr("%1 is not an upscaler file; choose a Real-ESRGAN .pth or .safetensors file.")
+                   .arg(quoted(QFileInfo(path).fileName())));
+        return false;
+    }
+    m_settings->setUpscalerPath(path);
+    return true;
 }
 
 void ChatController::scanForModels() { scanTask(); }
@@ -478,13 +649,21 @@ QCoro::Task<> ChatController::scanTask() {
     Q_EMIT foundModelsChanged();
     QPointer<ChatController> self(this);
     const auto places = m_places;
-    QFuture<QList<FoundModel>> scan = QtConcurrent::run([places] { return ModelFinder::find(places); });
-    const QList<FoundModel> found = co_await std::move(scan);
+    const auto upscalerPlaces = m_upscalerPlaces;
+    using Found = QPair<QList<FoundModel>, QList<FoundModel>>;
+    QFuture<Found> scan = QtConcurrent::run([places, upscalerPlaces] {
+        return Found{ModelFinder::find(places),
+                     ModelFinder::find(upscalerPlaces, ModelFinder::Kind::Upscaler)};
+    });
+    const Found found = co_await std::move(scan);
     if (!self)
         co_return;
     m_foundModels.clear();
-    for (const FoundModel& model : found)
+    for (const FoundModel& model : found.first)
         m_foundModels << model.toVariant();
+    m_foundUpscalers.clear();
+    for (const FoundModel& upscaler : found.second)
+        m_foundUpscalers << upscaler.toVariant();
     m_scanning = false;
     Q_EMIT foundModelsChanged();
 }
@@ -824,6 +1003,111 @@ qint64 ChatController::rerun(qint64 jobId) {
     JobSpec again = *original;
     again.modelName = m_hasModel ? m_model.name : again.modelName;
     return enqueue(std::move(again), m_bank->image(QStringLiteral("thumb/%1").arg(jobId)));
+}
+
+// ---- upscaling ---------------------------------------------------------------
+
+std::optional<UpscaleRequest> ChatController::upscaleFromOptions() {
+    if (!superResolutionAvailable()) {
+        notice(tr("Choose an upscaler first: a Real-ESRGAN .pth or .safetensors file, in the "
+                  "options panel under Upscale."));
+        return std::nullopt;
+    }
+    UpscaleRequest upscale;
+    upscale.upscalerPath = m_settings->upscalerPath();
+    upscale.level = m_settings->superResolutionLevel() == 4 ? 4 : 2;
+    return upscale;
+}
+
+qint64 ChatController::enqueueUpscale(const QImage& image, const QString& name, JobSpec recipe,
+                                      bool refine) {
+    std::optional<UpscaleRequest> upscale = upscaleFromOptions();
+    if (!upscale)
+        return -1;
+    if (refine) {
+        if (!m_hasModel && m_modelState != ModelState::Loading) {
+            notice(tr("No model is loaded yet; pick one in the options panel, then refine "
+                      "again."));
+            return -1;
+        }
+        upscale->refineStrength = m_settings->refineStrength();
+    }
+    InitImage source;
+    source.image = image.convertToFormat(QImage::Format_RGB888);
+    source.sha256 = InitImageStore::pixelHash(source.image);
+    source.name = name;
+    source.format = QStringLiteral("png");
+    JobSpec spec = std::move(recipe);
+    spec.kind = JobSpec::Kind::Upscale;
+    spec.upscale = *upscale;
+    spec.initRef = m_store->put(std::move(source)); // released below: the job holds it
+    spec.modelName = m_hasModel ? m_model.name : spec.modelName;
+    const QString ref = spec.initRef;
+    const qint64 id = enqueue(std::move(spec), image);
+    m_store->release(ref);
+    return id;
+}
+
+qint64 ChatController::upscaleResult(qint64 jobId) {
+    const Result* r = result(jobId);
+    const JobSpec* original = spec(jobId);
+    if (!r || !original)
+        return -1;
+    JobSpec recipe = *original;
+    recipe.upscale = {};
+    recipe.sourceJob = jobId;
+    // Upscaling a result keeps its recipe: its PNG says how it was made.
+    recipe.width = r->width;
+    recipe.height = r->height;
+    recipe.seed = r->seed;
+    return enqueueUpscale(QImage::fromData(r->png, "PNG"), tr("the image of seed %1").arg(r->seed),
+                          std::move(recipe), false);
+}
+
+qint64 ChatController::refineResult(qint64 jobId) {
+    const Result* r = result(jobId);
+    const JobSpec* original = spec(jobId);
+    if (!r || !original)
+        return -1;
+    if (!original->hasRecipe) {
+        notice(tr("That image has no prompt to refine with; upscale it instead, or use it as "
+                  "the init image."));
+        return -1;
+    }
+    JobSpec recipe = *original;
+    recipe.upscale = {};
+    recipe.sourceJob = jobId;
+    recipe.width = r->width;
+    recipe.height = r->height;
+    recipe.seed = r->seed;
+    return enqueueUpscale(QImage::fromData(r->png, "PNG"), tr("the image of seed %1").arg(r->seed),
+                          std::move(recipe), true);
+}
+
+qint64 ChatController::upscaleInitImage() {
+    if (!hasInitImage())
+        return -1;
+    JobSpec recipe;
+    recipe.width = m_init.image.width();
+    recipe.height = m_init.image.height();
+    recipe.seed = -1;
+    // A dropped A1111 image keeps its recipe; anything else has none.
+    const std::optional<GenerationParameters> p =
+        m_init.parameters.isEmpty() ? std::nullopt : a1111::parse(m_init.parameters);
+    if (p) {
+        recipe.prompt = p->prompt;
+        recipe.negativePrompt = p->negativePrompt;
+        recipe.hasNegativePrompt = !p->negativePrompt.isEmpty();
+        recipe.steps = p->steps;
+        recipe.cfgScale = p->cfgScale;
+        recipe.seed = p->seed;
+        recipe.sampler = p->sampler;
+        recipe.clipSkip = p->clipSkip;
+        recipe.modelName = p->model;
+    } else {
+        recipe.hasRecipe = false;
+    }
+    return enqueueUpscale(m_init.image, m_init.name, std::move(recipe), false);
 }
 
 } // namespace daub

@@ -35,6 +35,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 class QNetworkAccessManager;
 class QQmlEngine;
@@ -45,8 +46,13 @@ namespace daub {
 class AppSettings;
 class ImageBank;
 
-/// Everything one generation needs, as the user asked for it.
+/// Everything one job needs, as the user asked for it.
 struct JobSpec {
+    /// Generate: txt2img or img2img (then upscale when `upscale` is
+    /// enabled). Upscale: the image `initRef` names upscaled (then refined
+    /// with this recipe when upscale.refineStrength is set).
+    enum class Kind { Generate, Upscale };
+    Kind kind = Kind::Generate;
     QString prompt;
     QString negativePrompt;
     bool hasNegativePrompt = false;
@@ -57,12 +63,16 @@ struct JobSpec {
     qint64 seed = 0;
     QString sampler; ///< engine name; "" = the model's own
     int clipSkip = 1;
-    bool superResolution = false;
-    int superResolutionLevel = 2;
-    QString initRef; ///< InitImageStore reference; "" for txt2img
+    UpscaleRequest upscale; ///< super-resolution (and refine) of the result
+    QString initRef; ///< InitImageStore reference (the job holds it); "" for txt2img
     double strength = 0.75;
     QString resizeMode = QStringLiteral("stretch");
     QString modelName;
+    /// The result this job starts from (Upscale of a result, -1 otherwise).
+    qint64 sourceJob = -1;
+    /// The recipe is known (false for an Upscale of a dropped image that
+    /// carried none: its PNG then gets no parameters text).
+    bool hasRecipe = true;
 };
 
 class ChatController : public QObject {
@@ -105,8 +115,16 @@ class ChatController : public QObject {
     /// Models found in the usual places ([{name, path, location, bytes}]).
     Q_PROPERTY(QVariantList foundModels READ foundModels NOTIFY foundModelsChanged)
     Q_PROPERTY(bool scanning READ scanning NOTIFY foundModelsChanged)
-    /// Super-resolution is not in the engine yet: the toggle stays disabled.
-    Q_PROPERTY(bool superResolutionAvailable READ superResolutionAvailable CONSTANT)
+    /// An upscaler file is set: the Upscale option and actions are live.
+    Q_PROPERTY(bool superResolutionAvailable READ superResolutionAvailable NOTIFY upscalerChanged)
+    /// The upscaler's name ("RealESRGAN_x4plus"), "" when none is set.
+    Q_PROPERTY(QString upscalerName READ upscalerName NOTIFY upscalerChanged)
+    /// Upscalers found in the usual places ([{name, path, location, bytes}]).
+    Q_PROPERTY(QVariantList foundUpscalers READ foundUpscalers NOTIFY foundModelsChanged)
+    /// Loading progress of the model, 0..1 (while modelState is Loading).
+    Q_PROPERTY(double modelLoadProgress READ modelLoadProgress NOTIFY modelLoadProgressChanged)
+    /// The separate VAE of the loaded (or loading) model; "" = its own.
+    Q_PROPERTY(QString modelVaeName READ modelVaeName NOTIFY modelChanged)
 
 public:
     enum class ModelState { NoModel, Loading, Ready, Failed };
@@ -121,8 +139,10 @@ public:
 
     /// Connects a worker living on another thread (queued both ways).
     void attachWorker(EngineWorker* worker);
-    /// Where the welcome panel looks for models (tests point it elsewhere).
-    void setModelPlaces(QList<ModelFinder::Place> places);
+    /// Where the welcome panel looks for models and the options for
+    /// upscalers (tests point them elsewhere).
+    void setModelPlaces(QList<ModelFinder::Place> places,
+                        QList<ModelFinder::Place> upscalerPlaces = {});
 
     // ---- the composer and the options -----------------------------------
     /// Queues a generation from the prompt and the options; returns the
@@ -135,8 +155,16 @@ public:
     Q_INVOKABLE qint64 randomSeed() const;
 
     // ---- the model ------------------------------------------------------
-    /// Loads a folder or .safetensors file (a path or a file: URL).
+    /// Loads a folder, .safetensors or .ckpt file (a path or a file: URL),
+    /// with the VAE remembered for it.
     Q_INVOKABLE void loadModel(const QString& pathOrUrl);
+    /// Stops a model load in progress (nothing stays loaded then).
+    Q_INVOKABLE void cancelModelLoad();
+    /// Uses a separate VAE file with the current model (remembered for that
+    /// model) and reloads it; "" goes back to the model's own VAE.
+    Q_INVOKABLE void setModelVae(const QString& pathOrUrl);
+    /// The super-resolution network (a path or file: URL); "" clears it.
+    Q_INVOKABLE bool setUpscaler(const QString& pathOrUrl);
     Q_INVOKABLE void scanForModels();
 
     // ---- the init image -------------------------------------------------
@@ -164,6 +192,14 @@ public:
     Q_INVOKABLE void useResultAsInit(qint64 jobId);
     /// The same job again, same seed; returns the new job id or -1.
     Q_INVOKABLE qint64 rerun(qint64 jobId);
+    /// Upscales a result by the options' level, as a job of its own;
+    /// returns the new job id or -1 (a notice says why).
+    Q_INVOKABLE qint64 upscaleResult(qint64 jobId);
+    /// Upscales a result then refines it (img2img at the options' refine
+    /// strength, same prompt and seed); the new job id or -1.
+    Q_INVOKABLE qint64 refineResult(qint64 jobId);
+    /// Upscales the init image as a job of its own; the new job id or -1.
+    Q_INVOKABLE qint64 upscaleInitImage();
     Q_INVOKABLE QString parametersOf(qint64 jobId) const;
 
     MessageModel* messages() { return &m_messages; }
@@ -187,28 +223,37 @@ public:
     bool decoding() const { return m_decoding > 0; }
     QVariantList foundModels() const { return m_foundModels; }
     bool scanning() const { return m_scanning; }
-    bool superResolutionAvailable() const { return false; }
+    bool superResolutionAvailable() const;
+    QString upscalerName() const;
+    QVariantList foundUpscalers() const { return m_foundUpscalers; }
+    double modelLoadProgress() const { return m_loadProgress; }
+    QString modelVaeName() const;
 
     const JobSpec* spec(qint64 jobId) const;
 
 public Q_SLOTS:
     // Reports from EngineWorker.
     void onModelLoading(const QString& path);
+    void onModelLoadProgress(const QString& path, qint64 done, qint64 total);
     void onModelLoaded(const daub::ModelDescription& model, double milliseconds);
     void onModelLoadFailed(const QString& path, const QString& message);
+    void onModelLoadCancelled(const QString& path);
     void onJobStarted(qint64 jobId);
-    void onJobProgress(qint64 jobId, int step, int total, double elapsedMs, const QImage& preview);
+    void onJobProgress(qint64 jobId, int step, int total, double elapsedMs, const QImage& preview,
+                       int phase);
     void onJobEnded(const daub::JobOutcome& outcome);
 
 Q_SIGNALS:
     /// Requests to EngineWorker.
-    void loadRequested(const QString& path);
+    void loadRequested(const daub::LoadJob& load);
     void runRequested(const daub::EngineJob& job);
 
     void modelChanged();
     void initImageChanged();
     void decodingChanged();
     void foundModelsChanged();
+    void upscalerChanged();
+    void modelLoadProgressChanged();
     /// A result was written to `path` (Save).
     void resultSaved(qint64 jobId, const QString& path);
     /// The composer should show this text (applyParameters).
@@ -231,13 +276,21 @@ private:
     QCoro::Task<> scanTask();
 
     qint64 enqueue(JobSpec spec, const QImage& initImage);
+    /// An Upscale job of `image` (a result or the init image), refined with
+    /// `recipe` when `refine`.
+    qint64 enqueueUpscale(const QImage& image, const QString& name, JobSpec recipe, bool refine);
+    /// The options' upscale request (upscaler, level); nullopt with a
+    /// notice when no upscaler is set.
+    std::optional<UpscaleRequest> upscaleFromOptions();
+    void endJob(qint64 jobId);
     void setInitImage(const DecodedImage& decoded);
     void finishJob(qint64 jobId, const Result& result, double elapsedMs, bool fromCache);
     void failJob(qint64 jobId, const QString& message);
     void updateQueuePositions();
     void notice(const QString& text);
     GenerationParameters parametersFor(const JobSpec& spec) const;
-    ResultKey keyFor(const JobSpec& spec, const QByteArray& initSha) const;
+    ResultKey keyFor(const JobSpec& spec, const QByteArray& initSha,
+                     const QString& modelIdentity) const;
     QString detailsFor(const JobSpec& spec) const;
     const Result* result(qint64 jobId) const;
 
@@ -253,7 +306,10 @@ private:
     ModelDescription m_model;
     bool m_hasModel = false;
     QString m_loadingPath;
+    QString m_loadingVae;
     QString m_modelError;
+    double m_loadProgress = 0;
+    std::shared_ptr<CancelToken> m_loadCancel;
 
     QString m_initRef;
     InitImage m_init;
@@ -262,12 +318,14 @@ private:
 
     qint64 m_nextJob = 1;
     QHash<qint64, JobSpec> m_specs;
-    QHash<qint64, QByteArray> m_initShas;
+    QHash<qint64, QString> m_heldRefs; ///< job -> the image reference it holds
     QHash<qint64, std::shared_ptr<CancelToken>> m_tokens;
     QHash<qint64, Result> m_results;
 
     QList<ModelFinder::Place> m_places;
+    QList<ModelFinder::Place> m_upscalerPlaces;
     QVariantList m_foundModels;
+    QVariantList m_foundUpscalers;
     bool m_scanning = false;
 };
 

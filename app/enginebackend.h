@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 namespace daub {
 
@@ -29,14 +30,53 @@ struct ModelDescription {
     QString device;         ///< "cpu" / "cuda"
     QString dtype;          ///< "fp32" / "fp16" / "bf16"
     QString identity;       ///< changes whenever the weights may have (see modelIdentity())
+    QString vaePath;        ///< the separate VAE in use; "" = the model's own
+    QString vaeName;        ///< its file name (A1111's "VAE"); "" = the model's own
+    int loadNumber = 0;     ///< 1 for the worker's first load, then 2, 3, ...
 };
 
-/// One denoising step done.
+/// What to load: a model and, optionally, a VAE file that replaces its own.
+struct ModelLoadRequest {
+    QString path;
+    QString vaePath;
+};
+
+/// Bytes of weights loaded so far, of `total`.
+using ModelLoadProgressFn = std::function<void(qint64 done, qint64 total)>;
+
+/// A super-resolution network as the app sees it.
+struct UpscalerDescription {
+    QString name;     ///< file name without extension ("RealESRGAN_x4plus")
+    QString path;
+    int nativeScale = 4;
+    QString identity; ///< changes when the file does (see modelIdentity())
+};
+
+/// Which part of a job is running.
+enum class JobPhase {
+    Denoise, ///< denoising steps
+    Upscale, ///< super-resolution tiles
+    Refine,  ///< img2img steps on the upscaled image
+};
+
+/// Super-resolution for a job: after decoding a generation, or on its own
+/// for the Upscale action.
+struct UpscaleRequest {
+    QString upscalerPath; ///< the RRDBNet file; "" = no upscaling
+    int level = 0;        ///< 2 or 4; 0 = no upscaling
+    /// Upscale then refine (A1111's hires fix): img2img at this strength on
+    /// the upscaled image, same prompt and seed. Unset: no refine pass.
+    std::optional<double> refineStrength;
+    bool enabled() const { return level > 0 && !upscalerPath.isEmpty(); }
+};
+
+/// One step (or tile) of a job done.
 struct StepUpdate {
-    int step = 0;  ///< steps done, 1..total
-    int total = 0; ///< steps this job runs
+    int step = 0;  ///< steps (tiles) of this phase done, 1..total
+    int total = 0; ///< steps (tiles) this phase runs
     double elapsedMs = 0;
     QImage preview; ///< small RGB preview of the current latents (may be null)
+    JobPhase phase = JobPhase::Denoise;
 };
 using StepFn = std::function<void(const StepUpdate&)>;
 
@@ -47,6 +87,9 @@ struct EngineOutput {
     int stepsRun = 0; ///< denoising steps actually run
     QString sampler;  ///< the scheduler that ran (engine name)
     double totalMs = 0;
+    QString upscaler;      ///< the upscaler that ran (A1111's "Hires upscaler"); "" = none
+    int upscaleLevel = 0;  ///< 2 or 4 when an upscaler ran
+    QString upscaleMethod; ///< how the level was reached ("… ×4, Lanczos down to ×2")
 };
 
 /// Interface of an engine. Methods throw daub::Error subclasses (each
@@ -54,11 +97,22 @@ struct EngineOutput {
 class EngineBackend {
 public:
     virtual ~EngineBackend() = default;
-    /// Loads a model folder or single file, replacing the current one.
-    virtual ModelDescription load(const QString& path) = 0;
-    /// Runs one request on the loaded model (ModelError when none is).
-    virtual EngineOutput generate(const GenerationRequest& request, const StepFn& onStep,
+    /// Loads a model folder or single file (and a separate VAE), replacing
+    /// the current model, which is released first. Reports progress between
+    /// tensors and throws CancelledError when `cancel` fires (nothing stays
+    /// loaded then).
+    virtual ModelDescription load(const ModelLoadRequest& request,
+                                  const ModelLoadProgressFn& onProgress,
                                   const CancelToken* cancel) = 0;
+    /// Runs one request on the loaded model (ModelError when none is),
+    /// then `upscale` when it is enabled.
+    virtual EngineOutput generate(const GenerationRequest& request, const UpscaleRequest& upscale,
+                                  const StepFn& onStep, const CancelToken* cancel) = 0;
+    /// Upscales `request.init_image` (no model needed); with a refine
+    /// strength, then runs img2img on the result with the request's prompt
+    /// and seed at that strength (the model must be loaded).
+    virtual EngineOutput upscale(const GenerationRequest& request, const UpscaleRequest& upscale,
+                                 const StepFn& onStep, const CancelToken* cancel) = 0;
 };
 
 using EngineFactory = std::function<std::unique_ptr<EngineBackend>()>;

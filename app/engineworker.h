@@ -33,6 +33,11 @@ struct JobOutcome {
     QString sampler;    ///< the scheduler that ran (engine name)
     QString parameters; ///< Finished: the PNG's A1111 text
     double totalMs = 0;
+    /// The model loaded when the job ran (its name, identity and load
+    /// number): what the message, the PNG and the cache key must name.
+    QString modelName;
+    QString modelIdentity;
+    int modelLoad = 0;
 };
 
 /// A job as the worker gets it: the engine request plus what the PNG
@@ -40,9 +45,24 @@ struct JobOutcome {
 /// engine reports).
 struct EngineJob {
     qint64 jobId = -1;
+    /// Generate: a generation (then `upscale` when enabled). Upscale: the
+    /// image in request.init_image upscaled (then refined when
+    /// upscale.refineStrength is set).
+    enum class Kind { Generate, Upscale };
+    Kind kind = Kind::Generate;
     GenerationRequest request;
+    UpscaleRequest upscale;
     GenerationParameters parameters;
+    /// False: the PNG gets no parameters text (an upscaled image whose
+    /// recipe is unknown).
+    bool writeParameters = true;
     std::shared_ptr<CancelToken> cancel;
+};
+
+/// A model load as the worker gets it.
+struct LoadJob {
+    ModelLoadRequest request;
+    std::shared_ptr<CancelToken> cancel; ///< may be null
 };
 
 class EngineWorker : public QObject {
@@ -52,18 +72,24 @@ public:
     ~EngineWorker() override;
 
 public Q_SLOTS:
-    /// Loads a model, replacing the current one. Emits modelLoaded or
-    /// modelLoadFailed.
-    void loadModel(const QString& path);
+    /// Loads a model, replacing the current one. Emits modelLoadProgress,
+    /// then modelLoaded, modelLoadFailed or modelLoadCancelled.
+    void loadModel(const daub::LoadJob& load);
     /// Runs a job. Emits jobStarted, jobProgress per step, then jobEnded.
     void run(const daub::EngineJob& job);
 
 Q_SIGNALS:
     void modelLoading(const QString& path);
+    /// Bytes of weights read so far (at most ~100 reports per load).
+    void modelLoadProgress(const QString& path, qint64 done, qint64 total);
     void modelLoaded(const daub::ModelDescription& model, double milliseconds);
     void modelLoadFailed(const QString& path, const QString& message);
+    /// The load was cancelled; no model is loaded now.
+    void modelLoadCancelled(const QString& path);
     void jobStarted(qint64 jobId);
-    void jobProgress(qint64 jobId, int step, int total, double elapsedMs, const QImage& preview);
+    /// A step (or an upscaler tile) of a job; `phase` is a JobPhase.
+    void jobProgress(qint64 jobId, int step, int total, double elapsedMs, const QImage& preview,
+                     int phase);
     void jobEnded(const daub::JobOutcome& outcome);
 
 private:
@@ -72,7 +98,15 @@ private:
     EngineFactory m_factory;
     std::unique_ptr<EngineBackend> m_backend;
     bool m_modelLoaded = false;
+    ModelDescription m_model; ///< the loaded one (valid while m_modelLoaded)
+    int m_loads = 0;          ///< loads started
 };
+
+/// What the chat says about an exception from the engine: Daub's own
+/// errors as they are (one sentence each); anything else (a libtorch
+/// c10::Error with its C++ backtrace, std::bad_alloc) as one sentence, the
+/// raw text only in the log.
+QString userMessage(const std::exception& e);
 
 /// Registers the types the worker's queued signals carry.
 void registerEngineMetaTypes();
@@ -82,3 +116,4 @@ void registerEngineMetaTypes();
 Q_DECLARE_METATYPE(daub::ModelDescription)
 Q_DECLARE_METATYPE(daub::JobOutcome)
 Q_DECLARE_METATYPE(daub::EngineJob)
+Q_DECLARE_METATYPE(daub::LoadJob)

@@ -1,5 +1,7 @@
 #include "messagemodel.h"
 
+#include "enginebackend.h"
+
 namespace daub {
 
 QString formatDuration(double ms) {
@@ -148,7 +150,7 @@ void MessageModel::setRunning(qint64 jobId) {
 }
 
 void MessageModel::setProgress(qint64 jobId, int step, int total, double elapsedMs,
-                               const QString& previewSource) {
+                               const QString& previewSource, JobPhase phase) {
     updateReply(jobId, [&](Message& m) {
         m.status = Status::Running;
         m.step = step;
@@ -156,7 +158,18 @@ void MessageModel::setProgress(qint64 jobId, int step, int total, double elapsed
         m.elapsedMs = elapsedMs;
         if (!previewSource.isEmpty())
             m.previewSource = previewSource;
-        m.statusText = tr("Step %1/%2 \u00b7 %3").arg(step).arg(total).arg(formatDuration(elapsedMs));
+        const QString time = formatDuration(elapsedMs);
+        switch (phase) {
+        case JobPhase::Denoise:
+            m.statusText = tr("Step %1/%2 \u00b7 %3").arg(step).arg(total).arg(time);
+            break;
+        case JobPhase::Upscale:
+            m.statusText = tr("Upscaling \u00b7 tile %1/%2").arg(step).arg(total);
+            break;
+        case JobPhase::Refine:
+            m.statusText = tr("Refining \u00b7 step %1/%2 \u00b7 %3").arg(step).arg(total).arg(time);
+            break;
+        }
     });
 }
 
@@ -176,10 +189,12 @@ void MessageModel::setDone(qint64 jobId, const QString& imageSource, int width, 
         m.previewSource.clear();
         if (m.totalSteps > 0)
             m.step = m.totalSteps;
-        m.statusText = fromCache ? tr("Done \u00b7 from cache \u00b7 seed %1").arg(seed)
-                                 : tr("Done in %1 \u00b7 seed %2")
-                                       .arg(formatDuration(elapsedMs))
-                                       .arg(seed);
+        // The real size: the chat shows images at most 512 px wide.
+        const QString size = QStringLiteral("%1\u00d7%2").arg(width).arg(height);
+        const QString seedText = seed >= 0 ? tr(" \u00b7 seed %1").arg(seed) : QString();
+        m.statusText = fromCache ? tr("Done \u00b7 from cache \u00b7 %1%2").arg(size, seedText)
+                                 : tr("Done in %1 \u00b7 %2%3")
+                                       .arg(formatDuration(elapsedMs), size, seedText);
     });
 }
 

@@ -17,6 +17,8 @@
 
 namespace daub {
 
+enum class JobPhase; // enginebackend.h
+
 class MessageModel : public QAbstractListModel {
     Q_OBJECT
     QML_ELEMENT
@@ -38,7 +40,7 @@ public:
         NegativePromptRole,  /**< prompt: the negative prompt, "" if none */
         InitImageSourceRole, /**< prompt: URL of the init image thumbnail, "" for txt2img */
         StatusRole,          /**< reply: Status */
-        StatusTextRole,      /**< reply: status in words ("Step 3/10 · 1.2 s") */
+        StatusTextRole,      /**< reply: status in words ("Step 3/10 · 1.2 s", "Upscaling · tile 2/6") */
         QueuePositionRole,   /**< reply: 1 = next in line; 0 when not waiting */
         StepRole,            /**< reply: steps done */
         TotalStepsRole,      /**< reply: steps this job runs (0 until known) */
@@ -98,8 +100,10 @@ public:
     /// Waiting: `position` 1 = next in line; `ahead` jobs run before it.
     void setQueued(qint64 jobId, int position, int ahead, bool waitingForModel);
     void setRunning(qint64 jobId);
+    /// A step of the denoising (or a tile of the upscaler, or a step of
+    /// the refine pass: `phase`) done.
     void setProgress(qint64 jobId, int step, int total, double elapsedMs,
-                     const QString& previewSource);
+                     const QString& previewSource, JobPhase phase);
     void setDone(qint64 jobId, const QString& imageSource, int width, int height, qint64 seed,
                  double elapsedMs, bool fromCache, const QString& parameters);
     void setFailed(qint64 jobId, const QString& message);

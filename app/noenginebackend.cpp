@@ -9,10 +9,16 @@ namespace {
 
 class NoEngineBackend final : public EngineBackend {
 public:
-    ModelDescription load(const QString&) override {
+    ModelDescription load(const ModelLoadRequest&, const ModelLoadProgressFn&,
+                          const CancelToken*) override {
         throw ModelError("This build of Daub has no image engine, so it cannot load models.");
     }
-    EngineOutput generate(const GenerationRequest&, const StepFn&, const CancelToken*) override {
+    EngineOutput generate(const GenerationRequest&, const UpscaleRequest&, const StepFn&,
+                          const CancelToken*) override {
+        throw ModelError("This build of Daub has no image engine.");
+    }
+    EngineOutput upscale(const GenerationRequest&, const UpscaleRequest&, const StepFn&,
+                         const CancelToken*) override {
         throw ModelError("This build of Daub has no image engine.");
     }
 };

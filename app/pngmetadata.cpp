@@ -75,6 +75,10 @@ QString format(const GenerationParameters& p) {
     e.model = str(p.model);
     e.clip_skip = p.clipSkip;
     e.denoising_strength = p.denoisingStrength;
+    e.vae = str(p.vae);
+    e.upscaler = str(p.upscaler);
+    e.upscale = p.upscale;
+    e.refine_strength = p.refineStrength;
     return qstr(format_parameters_text(e));
 }
 
@@ -94,6 +98,10 @@ std::optional<GenerationParameters> parse(const QString& text) {
     p.model = qstr(e->model);
     p.clipSkip = e->clip_skip;
     p.denoisingStrength = e->denoising_strength;
+    p.vae = qstr(e->vae);
+    p.upscaler = qstr(e->upscaler);
+    p.upscale = int(e->upscale);
+    p.refineStrength = e->refine_strength;
     return p;
 }
 

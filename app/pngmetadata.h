@@ -33,6 +33,12 @@ struct GenerationParameters {
     QString model;                           ///< model name
     int clipSkip = 1;                        ///< A1111 meaning (1 = last layer)
     std::optional<double> denoisingStrength; ///< set for img2img
+    QString vae;                             ///< separate VAE's file name; "" = the model's own
+    /// Super-resolution after generating (A1111's "Hires upscaler" /
+    /// "Hires upscale"); width and height stay the first pass's.
+    QString upscaler;
+    int upscale = 0;                         ///< 2 or 4; 0 = none
+    std::optional<double> refineStrength;    ///< the refine (hires) pass's strength
 
     bool operator==(const GenerationParameters&) const = default;
 };

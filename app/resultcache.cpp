@@ -13,10 +13,13 @@ QByteArray ResultKey::digest() const {
     // The engine computes in float: a slider's 0.6000000001 and 0.6 are
     // the same request.
     auto f32 = [](double value) { return float(value); };
-    out << QByteArray("daub-result-v1") << modelIdentity << prompt << hasNegativePrompt
+    out << QByteArray("daub-result-v2") << modelIdentity << prompt << hasNegativePrompt
         << (hasNegativePrompt ? negativePrompt : QString()) << qint32(width) << qint32(height)
         << qint32(steps) << f32(cfgScale) << qint64(seed) << sampler << qint32(clipSkip)
-        << superResolution << qint32(superResolution ? superResolutionLevel : 0);
+        << superResolution;
+    if (superResolution)
+        out << qint32(superResolutionLevel) << upscalerIdentity << f32(refineStrength)
+            << upscaleOnly;
     const bool img2img = !initImageSha256.isEmpty();
     out << img2img;
     if (img2img)

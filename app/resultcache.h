@@ -1,7 +1,8 @@
 // Finished images by every input that changes their pixels, so asking for
 // the same image twice costs nothing. txt2img is keyed by the model's
 // identity, prompt, negative prompt, size, steps, CFG, seed, sampler, CLIP
-// skip and super-resolution (and level); img2img additionally by a SHA-256
+// skip and super-resolution (upscaler file, level, refine strength);
+// img2img and the Upscale action additionally by a SHA-256
 // of the decoded init image, the strength and the resize mode, so a
 // different image can never hit. Least recently used entries go first once
 // the cache holds more than its byte or entry bound. GUI thread only.
@@ -30,6 +31,9 @@ struct ResultKey {
     int clipSkip = 1;
     bool superResolution = false;
     int superResolutionLevel = 0;
+    QString upscalerIdentity;  ///< the upscaler file (see modelIdentity()) when superResolution
+    double refineStrength = 0; ///< upscale then refine at this strength; 0 = no refine pass
+    bool upscaleOnly = false;  ///< the Upscale action on an image (initImageSha256), no generation
     // img2img only (initImageSha256 empty for txt2img):
     QByteArray initImageSha256;
     double strength = 0;

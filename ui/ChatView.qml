@@ -17,6 +17,8 @@ ListView {
     signal useAsInitRequested(int jobId)
     signal rerunRequested(int jobId)
     signal parametersRequested(int jobId)
+    signal upscaleRequested(int jobId)
+    signal refineRequested(int jobId)
     signal useParameters(string parameters)
 
     /// True while the view shows the newest message.
@@ -75,6 +77,8 @@ ListView {
                 onUseAsInitRequested: (id) => root.useAsInitRequested(id)
                 onRerunRequested: (id) => root.rerunRequested(id)
                 onParametersRequested: (id) => root.parametersRequested(id)
+                onUpscaleRequested: (id) => root.upscaleRequested(id)
+                onRefineRequested: (id) => root.refineRequested(id)
             }
         }
         Component {

@@ -26,6 +26,10 @@ ColumnLayout {
     signal resizeModeSelected(string mode)
     /// The user removed the image.
     signal removeRequested()
+    /// The user asked to upscale the image (a job of its own).
+    signal upscaleRequested()
+    /// An upscaler is set, so the Upscale button is live.
+    property bool canUpscale: false
 
     readonly property bool sameSize: imageWidth === targetWidth && imageHeight === targetHeight
     readonly property string sizeText: imageWidth + "\u00d7" + imageHeight
@@ -49,6 +53,18 @@ ColumnLayout {
             color: Theme.text
         }
         Item { Layout.fillWidth: true }
+        ToolButton {
+            objectName: "upscaleInitButton"
+            icon.source: "qrc:/daub/icons/upscale.svg"
+            icon.color: Theme.mutedText
+            icon.width: 16
+            icon.height: 16
+            enabled: root.canUpscale
+            onClicked: root.upscaleRequested()
+            ToolTip.visible: hovered
+            ToolTip.text: root.canUpscale ? qsTr("Upscale this image")
+                                          : qsTr("Choose an upscaler under Upscale to upscale this image")
+        }
         ToolButton {
             id: removeButton
             objectName: "removeButton"

@@ -152,6 +152,8 @@ ApplicationWindow {
                         onCopyRequested: (id) => { if (ChatController.copyResult(id)) toast.show(qsTr("Image copied")) }
                         onUseAsInitRequested: (id) => ChatController.useResultAsInit(id)
                         onRerunRequested: (id) => ChatController.rerun(id)
+                        onUpscaleRequested: (id) => ChatController.upscaleResult(id)
+                        onRefineRequested: (id) => ChatController.refineResult(id)
                         onParametersRequested: (id) => {
                             parametersDialog.parameters = ChatController.parametersOf(id)
                             parametersDialog.open()
@@ -250,14 +252,29 @@ ApplicationWindow {
                 AppSettings.seedLocked = true
             }
             onRemoveInitImage: ChatController.clearInitImage()
+            onPickVaeFile: vaeFileDialog.open()
+            onPickUpscalerFile: upscalerFileDialog.open()
+            onUpscaleInitRequested: ChatController.upscaleInitImage()
         }
     }
 
     FileDialog {
         id: modelFileDialog
         title: qsTr("Choose a model file")
-        nameFilters: [qsTr("Stable Diffusion checkpoints (*.safetensors)"), qsTr("All files (*)")]
+        nameFilters: [qsTr("Stable Diffusion checkpoints (*.safetensors *.ckpt)"), qsTr("All files (*)")]
         onAccepted: ChatController.loadModel(selectedFile)
+    }
+    FileDialog {
+        id: vaeFileDialog
+        title: qsTr("Choose a VAE for this model")
+        nameFilters: [qsTr("VAE files (*.safetensors *.ckpt *.pth *.pt)"), qsTr("All files (*)")]
+        onAccepted: ChatController.setModelVae(selectedFile)
+    }
+    FileDialog {
+        id: upscalerFileDialog
+        title: qsTr("Choose an upscaler (Real-ESRGAN)")
+        nameFilters: [qsTr("Upscalers (*.pth *.pt *.safetensors)"), qsTr("All files (*)")]
+        onAccepted: ChatController.setUpscaler(selectedFile)
     }
     FolderDialog {
         id: modelFolderDialog

@@ -1,6 +1,7 @@
 // Everything a generation uses besides the prompt: the model, the init
 // image with its strength, size, steps, CFG, seed, sampler, CLIP skip and
-// super-resolution; then where images are saved and the theme. Values are
+// super-resolution (upscaler, level, refine); then where images are saved
+// and the theme. Values are
 // read from and written to `settings` (AppSettings); model facts come from
 // `chat` (ChatController). Both are plain objects with those properties, so
 // tests can hand in stand-ins.
@@ -24,6 +25,9 @@ Pane {
     signal pasteRequested()
     signal diceRequested()
     signal removeInitImage()
+    signal pickVaeFile()
+    signal pickUpscalerFile()
+    signal upscaleInitRequested()
 
     readonly property int effectiveWidth: settings && settings.width > 0 ? settings.width : (chat ? chat.modelWidth : 512)
     readonly property int effectiveHeight: settings && settings.height > 0 ? settings.height : (chat ? chat.modelHeight : 512)
@@ -148,6 +152,62 @@ Pane {
                             : qsTr("Pick a model to start.")
                     }
                 }
+                // Loading: how far, and a way out.
+                RowLayout {
+                    Layout.fillWidth: true
+                    visible: root.chat ? root.chat.modelState === 1 : false
+                    ProgressBar {
+                        objectName: "modelLoadProgress"
+                        Layout.fillWidth: true
+                        from: 0; to: 1
+                        value: root.chat ? root.chat.modelLoadProgress : 0
+                    }
+                    Label {
+                        text: root.chat ? Math.round(root.chat.modelLoadProgress * 100) + " %" : ""
+                        color: Theme.mutedText
+                        font.pointSize: Qt.application.font.pointSize * Theme.smallFont
+                    }
+                    ToolButton {
+                        objectName: "cancelLoadButton"
+                        icon.source: "qrc:/daub/icons/stop.svg"
+                        icon.color: Theme.mutedText
+                        onClicked: root.chat.cancelModelLoad()
+                        ToolTip.visible: hovered
+                        ToolTip.text: qsTr("Stop loading")
+                    }
+                }
+                // The VAE: the model's own, or a file (remembered per model).
+                RowLayout {
+                    Layout.fillWidth: true
+                    spacing: 6
+                    FieldLabel { text: qsTr("VAE") }
+                    Label {
+                        objectName: "vaeLabel"
+                        Layout.fillWidth: true
+                        elide: Text.ElideMiddle
+                        color: Theme.text
+                        text: root.chat && root.chat.modelVaeName !== "" ? root.chat.modelVaeName
+                                                                          : qsTr("from the model")
+                    }
+                    ToolButton {
+                        objectName: "vaeResetButton"
+                        visible: root.chat ? root.chat.modelVaeName !== "" : false
+                        icon.source: "qrc:/daub/icons/close.svg"
+                        icon.color: Theme.mutedText
+                        onClicked: root.chat.setModelVae("")
+                        ToolTip.visible: hovered
+                        ToolTip.text: qsTr("Use the model's own VAE")
+                    }
+                    Button {
+                        objectName: "vaeButton"
+                        text: qsTr("File…")
+                        enabled: root.chat ? root.chat.modelState === 2 || root.chat.modelState === 3 : false
+                        onClicked: root.pickVaeFile()
+                        ToolTip.visible: hovered
+                        ToolTip.delay: 600
+                        ToolTip.text: qsTr("A separate VAE for this model, e.g. vae-ft-mse-840000 (.safetensors, .ckpt, .pth)")
+                    }
+                }
 
                 // ---- init image -------------------------------------------
                 SectionTitle { text: qsTr("Start from an image") }
@@ -163,6 +223,8 @@ Pane {
                     resizeMode: root.settings ? root.settings.resizeMode : "stretch"
                     onResizeModeSelected: (mode) => root.settings.resizeMode = mode
                     onRemoveRequested: root.removeInitImage()
+                    canUpscale: root.chat ? root.chat.superResolutionAvailable : false
+                    onUpscaleRequested: root.upscaleInitRequested()
                 }
                 StrengthSlider {
                     id: strength
@@ -353,9 +415,41 @@ Pane {
                         ToolTip.text: qsTr("1 uses CLIP's last layer; 2 the one before (some anime models want it)")
                     }
 
-                    FieldLabel { text: qsTr("Upscale") }
-                    // The row is disabled until super-resolution exists; the
-                    // cell around it stays enabled so hovering explains why.
+                }
+
+                // ---- super-resolution ------------------------------------
+                SectionTitle { text: qsTr("Upscale") }
+                GridLayout {
+                    Layout.fillWidth: true
+                    columns: 2
+                    columnSpacing: 12
+                    rowSpacing: 8
+
+                    FieldLabel { text: qsTr("Upscaler") }
+                    ComboBox {
+                        id: upscalerCombo
+                        objectName: "upscalerCombo"
+                        Layout.fillWidth: true
+                        textRole: "name"
+                        model: (root.chat ? root.chat.foundUpscalers : [])
+                               .concat([{ name: qsTr("Choose a file\u2026"), path: "" }])
+                        displayText: root.chat && root.chat.upscalerName !== "" ? root.chat.upscalerName
+                                                                                : qsTr("None")
+                        onActivated: (index) => {
+                            const entry = model[index]
+                            if (entry.path === "")
+                                root.pickUpscalerFile()
+                            else
+                                root.chat.setUpscaler(entry.path)
+                        }
+                        ToolTip.visible: hovered
+                        ToolTip.delay: 600
+                        ToolTip.text: qsTr("A Real-ESRGAN network (.pth or .safetensors), e.g. RealESRGAN_x4plus")
+                    }
+
+                    // Without an upscaler the row is disabled; the cell
+                    // around it stays enabled so hovering explains why.
+                    FieldLabel { text: qsTr("After each") }
                     Item {
                         id: superResCell
                         objectName: "superResolutionCell"
@@ -365,7 +459,7 @@ Pane {
                         readonly property bool tipShown: superResHover.hovered && !superRes.enabled
                         HoverHandler { id: superResHover }
                         ToolTip.visible: tipShown
-                        ToolTip.text: qsTr("Super-resolution is not available in this version yet.")
+                        ToolTip.text: qsTr("Choose an upscaler first: a Real-ESRGAN .pth or .safetensors file.")
 
                         RowLayout {
                             id: superRes
@@ -374,16 +468,54 @@ Pane {
                             enabled: root.chat ? root.chat.superResolutionAvailable : false
                             Switch {
                                 id: superResSwitch
+                                objectName: "superResolutionSwitch"
                                 checked: root.settings ? root.settings.superResolution : false
                                 onToggled: root.settings.superResolution = checked
                             }
                             ComboBox {
+                                objectName: "superResolutionLevel"
                                 Layout.fillWidth: true
                                 model: ["2\u00d7", "4\u00d7"]
-                                enabled: superResSwitch.checked
                                 currentIndex: root.settings && root.settings.superResolutionLevel === 4 ? 1 : 0
                                 onActivated: (index) => root.settings.superResolutionLevel = index === 1 ? 4 : 2
+                                ToolTip.visible: hovered
+                                ToolTip.delay: 600
+                                ToolTip.text: qsTr("The factor for this option and for the Upscale actions")
                             }
+                        }
+                    }
+
+                    FieldLabel { text: qsTr("Refine") }
+                    RowLayout {
+                        Layout.fillWidth: true
+                        enabled: superRes.enabled
+                        Switch {
+                            id: refineSwitch
+                            objectName: "refineSwitch"
+                            enabled: superResSwitch.checked
+                            checked: root.settings ? root.settings.refineUpscaled : false
+                            onToggled: root.settings.refineUpscaled = checked
+                            ToolTip.visible: hovered
+                            ToolTip.delay: 600
+                            ToolTip.text: qsTr("Upscale then refine (hires fix): img2img on the upscaled image, same prompt and seed")
+                        }
+                        Slider {
+                            id: refineSlider
+                            objectName: "refineStrength"
+                            Layout.fillWidth: true
+                            from: 0.05; to: 1; stepSize: 0.05
+                            snapMode: Slider.SnapAlways
+                            Binding on value { value: root.settings ? root.settings.refineStrength : 0.35 }
+                            onMoved: root.settings.refineStrength = value
+                            ToolTip.visible: hovered
+                            ToolTip.delay: 600
+                            ToolTip.text: qsTr("Denoise strength of the refine pass (also for the \u201cUpscale + refine\u201d action)")
+                        }
+                        Label {
+                            text: refineSlider.value.toFixed(2)
+                            color: Theme.text
+                            Layout.preferredWidth: 30
+                            horizontalAlignment: Text.AlignRight
                         }
                     }
                 }

@@ -31,6 +31,8 @@ Item {
     signal useAsInitRequested(int jobId)
     signal rerunRequested(int jobId)
     signal parametersRequested(int jobId)
+    signal upscaleRequested(int jobId)
+    signal refineRequested(int jobId)
 
     readonly property bool waiting: status === MessageModel.Queued || status === MessageModel.WaitingForModel
     readonly property bool running: status === MessageModel.Running
@@ -198,6 +200,8 @@ Item {
                         { key: "copy", label: qsTr("Copy"), icon: "copy", tip: qsTr("Copy the image") },
                         { key: "init", label: qsTr("Use as init"), icon: "use-as-init", tip: qsTr("Start the next image from this one") },
                         { key: "rerun", label: qsTr("Re-run"), icon: "rerun", tip: qsTr("Run again with the same seed") },
+                        { key: "upscale", label: qsTr("Upscale"), icon: "upscale", tip: qsTr("Upscale this image (the factor is set under Upscale in the options)") },
+                        { key: "refine", label: qsTr("Upscale + refine"), icon: "refine", tip: qsTr("Upscale, then refine with the same prompt and seed (hires fix)") },
                         { key: "params", label: qsTr("Parameters"), icon: "info", tip: qsTr("Show the parameters") }
                     ]
                     delegate: ToolButton {
@@ -218,6 +222,8 @@ Item {
                             case "copy": root.copyRequested(root.jobId); break
                             case "init": root.useAsInitRequested(root.jobId); break
                             case "rerun": root.rerunRequested(root.jobId); break
+                            case "upscale": root.upscaleRequested(root.jobId); break
+                            case "refine": root.refineRequested(root.jobId); break
                             case "params": root.parametersRequested(root.jobId); break
                             }
                         }

@@ -1,6 +1,9 @@
 // An EngineBackend for tests: loads anything but paths containing
-// "broken", paints a seed-coloured image of the requested size, reports
-// every step, honours the cancel token, and fails on the prompt "fail".
+// "broken" (and VAEs whose path contains "broken"), paints a seed-coloured
+// image of the requested size, reports every step, honours the cancel
+// token, and fails on the prompt "fail". Upscaling scales the image by the
+// level (smoothly), one "tile" per 32 output rows; an upscaler path
+// containing "broken" fails like a file that is not an upscaler.
 // What it saw is recorded in a Log shared with the test (the backend lives
 // on the engine thread).
 #pragma once
@@ -22,7 +25,12 @@ struct FakeLog {
     QStringList prompts;              ///< in the order generate() saw them
     QList<QSize> initSizes;           ///< init image sizes (empty size: txt2img)
     QList<float> strengths;
+    QStringList vaes;                 ///< the VAE of each load ("" = the model's own)
+    QList<int> upscaleLevels;         ///< level of each upscale (generation or action)
+    QList<QSize> upscaleInputs;       ///< size of each image upscaled
+    QList<double> refineStrengths;    ///< of each refine pass
     std::atomic<int> loads{0};
+    std::atomic<int> loadDelayMs{0};  ///< time per "tensor" while loading (10 of them)
     std::atomic<int> generations{0};
     std::atomic<int> stepDelayMs{0};  ///< time per step
     std::atomic<bool> inStep{false};  ///< set while a step "runs"
@@ -32,11 +40,26 @@ class FakeBackend final : public EngineBackend {
 public:
     explicit FakeBackend(std::shared_ptr<FakeLog> log) : m_log(std::move(log)) {}
 
-    ModelDescription load(const QString& path) override {
+    ModelDescription load(const ModelLoadRequest& request, const ModelLoadProgressFn& onProgress,
+                          const CancelToken* cancel) override {
+        const QString& path = request.path;
         ++m_log->loads;
+        {
+            QMutexLocker lock(&m_log->mutex);
+            m_log->vaes << request.vaePath;
+        }
         m_loaded = false;
         if (path.contains(QStringLiteral("broken")))
             throw ModelError("The model file is damaged: its header is not valid safetensors.");
+        if (request.vaePath.contains(QStringLiteral("broken")))
+            throw ModelError("The VAE file does not fit this model.");
+        for (int tensor = 1; tensor <= 10; ++tensor) {
+            if (cancel && cancel->cancelled())
+                throw CancelledError("Loading the model was cancelled.");
+            QThread::msleep(m_log->loadDelayMs.load());
+            if (onProgress)
+                onProgress(tensor * 100, 1000);
+        }
         m_loaded = true;
         ModelDescription d;
         d.name = QFileInfo(path).fileName();
@@ -47,11 +70,66 @@ public:
         d.defaultSampler = QStringLiteral("pndm");
         d.device = QStringLiteral("cpu");
         d.dtype = QStringLiteral("fp32");
+        d.vaePath = request.vaePath;
+        d.vaeName = QFileInfo(request.vaePath).fileName();
+        d.identity = path + u'|' + request.vaePath;
         return d;
     }
 
-    EngineOutput generate(const GenerationRequest& request, const StepFn& onStep,
-                          const CancelToken* cancel) override {
+    EngineOutput generate(const GenerationRequest& request, const UpscaleRequest& upscale,
+                          const StepFn& onStep, const CancelToken* cancel) override {
+        EngineOutput out = paint(request, onStep, cancel, JobPhase::Denoise);
+        if (upscale.enabled()) {
+            GenerationRequest second = request;
+            second.init_image = toEngineImage(out.image);
+            out = this->upscale(second, upscale, onStep, cancel);
+        }
+        return out;
+    }
+
+    EngineOutput upscale(const GenerationRequest& request, const UpscaleRequest& upscale,
+                         const StepFn& onStep, const CancelToken* cancel) override {
+        if (upscale.upscalerPath.contains(QStringLiteral("broken")))
+            throw UnsupportedModelError("The file is not an RRDBNet (Real-ESRGAN) upscaler.");
+        const QImage in = toQImage(*request.init_image);
+        {
+            QMutexLocker lock(&m_log->mutex);
+            m_log->upscaleLevels << upscale.level;
+            m_log->upscaleInputs << in.size();
+        }
+        const int tiles = std::max(1, in.height() * upscale.level / 32);
+        for (int tile = 1; tile <= tiles; ++tile) {
+            if (cancel && cancel->cancelled())
+                throw CancelledError();
+            QThread::msleep(m_log->stepDelayMs.load());
+            if (onStep)
+                onStep(StepUpdate{tile, tiles, double(tile), QImage(), JobPhase::Upscale});
+        }
+        EngineOutput out;
+        out.image = in.scaled(in.size() * upscale.level, Qt::IgnoreAspectRatio,
+                              Qt::SmoothTransformation);
+        out.seed = request.seed;
+        if (upscale.refineStrength) {
+            {
+                QMutexLocker lock(&m_log->mutex);
+                m_log->refineStrengths << *upscale.refineStrength;
+            }
+            GenerationRequest refine = request;
+            refine.init_image = toEngineImage(out.image);
+            refine.width = out.image.width();
+            refine.height = out.image.height();
+            refine.strength = float(*upscale.refineStrength);
+            out = paint(refine, onStep, cancel, JobPhase::Refine);
+        }
+        out.upscaler = QFileInfo(upscale.upscalerPath).completeBaseName();
+        out.upscaleLevel = upscale.level;
+        out.upscaleMethod = out.upscaler + QStringLiteral(" \u00d7%1").arg(upscale.level);
+        return out;
+    }
+
+private:
+    EngineOutput paint(const GenerationRequest& request, const StepFn& onStep,
+                       const CancelToken* cancel, JobPhase phase) {
         if (!m_loaded)
             throw ModelError("No model is loaded.");
         ++m_log->generations;
@@ -77,7 +155,7 @@ public:
             QImage preview(8, 8, QImage::Format_RGB888);
             preview.fill(QColor(step * 20 % 256, 0, 0));
             if (onStep)
-                onStep(StepUpdate{step, total, double(step), preview});
+                onStep(StepUpdate{step, total, double(step), preview, phase});
         }
         EngineOutput out;
         if (request.init_image) { // the init image, warmed up, at the size asked for
@@ -101,7 +179,6 @@ public:
         return out;
     }
 
-private:
     std::shared_ptr<FakeLog> m_log;
     bool m_loaded = false;
 };

@@ -279,6 +279,269 @@ private Q_SLOTS:
         QCOMPARE(rig.reply(next)->status, MessageModel::Status::Done);
     }
 
+    void queuedJobsKeepTheirInitImage() {
+        // Drop A, queue jobs, drop B: the queued jobs still run on A, even
+        // after the store's 300 s without anyone else holding A.
+        Rig rig;
+        QVERIFY(rig.loadModel());
+        rig.log->stepDelayMs = 20;
+        QSignalSpy initChanged(&rig.controller, &ChatController::initImageChanged);
+        rig.controller.setInitImageFromUrl(QUrl::fromLocalFile(
+            rig.writeImage(QStringLiteral("a.png"), daub::test::testImage(48, 40, 1))));
+        WAIT_FOR(initChanged);
+        QList<qint64> jobs;
+        for (int i = 0; i < 3; ++i)
+            jobs << rig.controller.send(QStringLiteral("job %1").arg(i));
+        rig.controller.setInitImageFromUrl(QUrl::fromLocalFile(
+            rig.writeImage(QStringLiteral("b.png"), daub::test::testImage(32, 32, 2))));
+        WAIT_FOR(initChanged);
+        rig.now += InitImageStore::kDefaultTtlMs + 1000;
+        rig.store.purgeExpired();
+        for (qint64 id : jobs) {
+            QVERIFY(rig.waitUntilEnded(id));
+            QCOMPARE(rig.reply(id)->status, MessageModel::Status::Done);
+        }
+        QCOMPARE(rig.log->initSizes,
+                 (QList<QSize>{QSize(48, 40), QSize(48, 40), QSize(48, 40)}));
+        // Once they ended, A is no longer held: it expires as the TTL says.
+        rig.now += InitImageStore::kDefaultTtlMs + 1000;
+        rig.store.purgeExpired();
+        QCOMPARE(rig.store.count(), 1); // B, which the options panel shows
+    }
+
+    void upscaleAfterGenerating() {
+        Rig rig;
+        QVERIFY(rig.loadModel());
+        QVERIFY(!rig.controller.superResolutionAvailable());
+        QSignalSpy upscalerChanged(&rig.controller, &ChatController::upscalerChanged);
+        QVERIFY(!rig.controller.setUpscaler(rig.dir.filePath(QStringLiteral("none.pth"))));
+        QVERIFY(rig.lastText().contains(QStringLiteral("does not exist")));
+        const QString x4 = daub::test::fixture(QStringLiteral("pickles/tiny-rrdbnet-x4.pth"));
+        QVERIFY(rig.controller.setUpscaler(x4));
+        QCOMPARE(upscalerChanged.count(), 1);
+        QVERIFY(rig.controller.superResolutionAvailable());
+        QCOMPARE(rig.controller.upscalerName(), QStringLiteral("tiny-rrdbnet-x4"));
+        rig.settings.setSuperResolution(true);
+        rig.settings.setSuperResolutionLevel(2);
+        rig.settings.setSeed(5);
+        rig.settings.setSeedLocked(true);
+
+        const qint64 id = rig.controller.send(QStringLiteral("a fox"));
+        QVERIFY(rig.waitUntilEnded(id));
+        QCOMPARE(rig.reply(id)->status, MessageModel::Status::Done);
+        QCOMPARE(rig.log->upscaleLevels, QList<int>{2});
+        QCOMPARE(QSize(rig.reply(id)->imageWidth, rig.reply(id)->imageHeight), QSize(128, 128));
+        QVERIFY(rig.reply(id)->statusText.contains(QStringLiteral("128\u00d7128")));
+        const auto p = a1111::parse(rig.controller.parametersOf(id));
+        QVERIFY(p);
+        QCOMPARE(p->upscaler, QStringLiteral("tiny-rrdbnet-x4"));
+        QCOMPARE(p->upscale, 2);
+        QCOMPARE(QSize(p->width, p->height), QSize(64, 64)); // the first pass, as A1111
+        QVERIFY(!p->refineStrength);
+
+        // The cache keys on the level, the upscaler and the refine pass.
+        const qint64 same = rig.controller.send(QStringLiteral("a fox"));
+        QVERIFY(rig.waitUntilEnded(same));
+        QVERIFY(rig.reply(same)->fromCache);
+        rig.settings.setSuperResolutionLevel(4);
+        const qint64 four = rig.controller.send(QStringLiteral("a fox"));
+        QVERIFY(rig.waitUntilEnded(four));
+        QVERIFY(!rig.reply(four)->fromCache);
+        QCOMPARE(rig.reply(four)->imageWidth, 256);
+        QVERIFY(rig.controller.setUpscaler(
+            daub::test::fixture(QStringLiteral("tiny-rrdbnet-x2.safetensors"))));
+        const qint64 other = rig.controller.send(QStringLiteral("a fox"));
+        QVERIFY(rig.waitUntilEnded(other));
+        QVERIFY(!rig.reply(other)->fromCache);
+        rig.settings.setRefineUpscaled(true);
+        const qint64 refined = rig.controller.send(QStringLiteral("a fox"));
+        QVERIFY(rig.waitUntilEnded(refined));
+        QVERIFY(!rig.reply(refined)->fromCache);
+        QCOMPARE(rig.log->refineStrengths, QList<double>{0.35});
+        const auto r = a1111::parse(rig.controller.parametersOf(refined));
+        QVERIFY(r && r->refineStrength);
+        QCOMPARE(*r->refineStrength, 0.35);
+        QCOMPARE(r->upscale, 4);
+        QCOMPARE(r->upscaler, QStringLiteral("tiny-rrdbnet-x2"));
+
+        // Without an upscaler the option does nothing, and says nothing.
+        QVERIFY(rig.controller.setUpscaler(QString()));
+        QVERIFY(!rig.controller.superResolutionAvailable());
+        const qint64 plain = rig.controller.send(QStringLiteral("a cat"));
+        QVERIFY(rig.waitUntilEnded(plain));
+        QCOMPARE(rig.reply(plain)->imageWidth, 64);
+    }
+
+    void upscaleAndRefineActions() {
+        Rig rig;
+        QVERIFY(rig.loadModel());
+        const qint64 source = rig.controller.send(QStringLiteral("a lighthouse"));
+        QVERIFY(rig.waitUntilEnded(source));
+        // No upscaler yet: the action says what to provide.
+        QCOMPARE(rig.controller.upscaleResult(source), -1);
+        QVERIFY(rig.lastText().contains(QStringLiteral("Choose an upscaler")));
+
+        QVERIFY(rig.controller.setUpscaler(
+            daub::test::fixture(QStringLiteral("tiny-rrdbnet-x4.safetensors"))));
+        rig.settings.setSuperResolutionLevel(4);
+        const qint64 up = rig.controller.upscaleResult(source);
+        QVERIFY(up > source);
+        QVERIFY(rig.waitUntilEnded(up));
+        QCOMPARE(rig.reply(up)->status, MessageModel::Status::Done);
+        QCOMPARE(rig.log->upscaleInputs.value(0), QSize(64, 64));
+        QCOMPARE(rig.reply(up)->imageWidth, 256);
+        QCOMPARE(rig.log->generations.load(), 1); // nothing generated again
+        const auto p = a1111::parse(rig.controller.parametersOf(up));
+        QVERIFY(p);
+        QCOMPARE(p->prompt, QStringLiteral("a lighthouse")); // the source's recipe
+        QCOMPARE(p->seed, rig.reply(source)->seed);
+        QCOMPARE(p->upscale, 4);
+        // Its prompt row says what the job is.
+        bool found = false;
+        for (int row = 0; row < rig.controller.messages()->count(); ++row) {
+            const auto& m = rig.controller.messages()->at(row);
+            if (m.jobId == up && m.kind == MessageModel::Kind::Prompt) {
+                QCOMPARE(m.text, QStringLiteral("Upscale \u00d74"));
+                QVERIFY(m.details.contains(QStringLiteral("tiny-rrdbnet-x4")));
+                found = true;
+            }
+        }
+        QVERIFY(found);
+        // The same upscale again comes from the cache.
+        const qint64 again = rig.controller.upscaleResult(source);
+        QVERIFY(rig.waitUntilEnded(again));
+        QVERIFY(rig.reply(again)->fromCache);
+        QCOMPARE(rig.log->upscaleLevels.size(), 1);
+
+        // Upscale then refine: the img2img pass at the refine strength, same seed.
+        rig.settings.setRefineStrength(0.4);
+        rig.settings.setSuperResolutionLevel(2);
+        const qint64 refined = rig.controller.refineResult(source);
+        QVERIFY(rig.waitUntilEnded(refined));
+        QCOMPARE(rig.reply(refined)->status, MessageModel::Status::Done);
+        QCOMPARE(rig.log->refineStrengths, QList<double>{0.4});
+        QCOMPARE(rig.log->prompts.last(), QStringLiteral("a lighthouse"));
+        QCOMPARE(rig.log->initSizes.last(), QSize(128, 128)); // refined at the upscaled size
+        QCOMPARE(rig.reply(refined)->imageWidth, 128);
+        QCOMPARE(rig.reply(refined)->seed, rig.reply(source)->seed);
+
+        // The upscaled image can start the next generation.
+        QSignalSpy initChanged(&rig.controller, &ChatController::initImageChanged);
+        rig.controller.useResultAsInit(up);
+        WAIT_FOR(initChanged);
+        QCOMPARE(rig.controller.initImageWidth(), 256);
+
+        // And the init image preview's Upscale: a job of its own.
+        const qint64 init = rig.controller.upscaleInitImage();
+        QVERIFY(rig.waitUntilEnded(init));
+        QCOMPARE(rig.reply(init)->imageWidth, 512);
+
+        // An upscaler that is not one fails the job with its sentence; the
+        // queue goes on.
+        QFile::copy(daub::test::fixture(QStringLiteral("tiny-rrdbnet-x4.safetensors")),
+                    rig.dir.filePath(QStringLiteral("broken.safetensors")));
+        QVERIFY(rig.controller.setUpscaler(rig.dir.filePath(QStringLiteral("broken.safetensors"))));
+        const qint64 bad = rig.controller.upscaleResult(source);
+        QVERIFY(rig.waitUntilEnded(bad));
+        QCOMPARE(rig.reply(bad)->status, MessageModel::Status::Failed);
+        QVERIFY(rig.reply(bad)->text.contains(QStringLiteral("not an RRDBNet")));
+        const qint64 next = rig.controller.send(QStringLiteral("after"));
+        QVERIFY(rig.waitUntilEnded(next));
+        QCOMPARE(rig.reply(next)->status, MessageModel::Status::Done);
+    }
+
+    void loadProgressAndCancel() {
+        Rig rig;
+        QSignalSpy progress(&rig.controller, &ChatController::modelLoadProgressChanged);
+        QVERIFY(rig.loadModel());
+        QCOMPARE(rig.controller.modelLoadProgress(), 1.0);
+        QVERIFY(progress.count() >= 5);
+        // A slow load, cancelled: nothing stays loaded, the app says so.
+        rig.log->loadDelayMs = 50;
+        const QString other = rig.dir.filePath(QStringLiteral("slow-model"));
+        QDir().mkpath(other);
+        rig.controller.loadModel(other);
+        QCOMPARE(rig.controller.modelState(), ChatController::ModelState::Loading);
+        QTRY_VERIFY(rig.controller.modelLoadProgress() > 0.0);
+        QElapsedTimer timer;
+        timer.start();
+        rig.controller.cancelModelLoad();
+        QTRY_COMPARE(rig.controller.modelState(), ChatController::ModelState::NoModel);
+        QVERIFY2(timer.elapsed() < 1000, qPrintable(QString::number(timer.elapsed())));
+        QVERIFY(rig.lastText().contains(QStringLiteral("was cancelled")));
+        QVERIFY(rig.controller.modelName().isEmpty());
+        // A newer choice replaces a load in progress.
+        rig.controller.loadModel(other);
+        QVERIFY(rig.loadModel(QStringLiteral("tiny-sd15")));
+        QCOMPARE(rig.controller.modelState(), ChatController::ModelState::Ready);
+        QCOMPARE(rig.controller.modelName(), QStringLiteral("tiny-sd15"));
+    }
+
+    void separateVaeIsRememberedPerModel() {
+        Rig rig;
+        QVERIFY(rig.loadModel());
+        const QString model = rig.controller.modelPath();
+        const QString vae = rig.dir.filePath(QStringLiteral("vae-ft-mse.safetensors"));
+        QFile::copy(daub::test::fixture(QStringLiteral("tiny-sd15/vae/diffusion_pytorch_model.safetensors")),
+                    vae);
+        rig.controller.setModelVae(QUrl::fromLocalFile(vae).toString());
+        QTRY_COMPARE(rig.controller.modelState(), ChatController::ModelState::Ready);
+        QTRY_COMPARE(rig.controller.modelVaeName(), QStringLiteral("vae-ft-mse.safetensors"));
+        QCOMPARE(rig.log->vaes.last(), vae);
+        QCOMPARE(rig.settings.vaeFor(model), vae);
+        const qint64 id = rig.controller.send(QStringLiteral("a fox"));
+        QVERIFY(rig.waitUntilEnded(id));
+        const auto p = a1111::parse(rig.controller.parametersOf(id));
+        QVERIFY(p);
+        QCOMPARE(p->vae, QStringLiteral("vae-ft-mse.safetensors"));
+        // Another model has its own choice; coming back brings the VAE back.
+        QVERIFY(rig.loadModel(QStringLiteral("other-model")));
+        QCOMPARE(rig.log->vaes.last(), QString());
+        QVERIFY(rig.loadModel(QStringLiteral("tiny-sd15")));
+        QCOMPARE(rig.log->vaes.last(), vae);
+        // The VAE is part of the model's identity: a different result key.
+        rig.settings.setSeed(rig.reply(id)->seed);
+        rig.settings.setSeedLocked(true);
+        rig.controller.setModelVae(QString());
+        QTRY_COMPARE(rig.controller.modelState(), ChatController::ModelState::Ready);
+        QCOMPARE(rig.controller.modelVaeName(), QString());
+        const qint64 own = rig.controller.send(QStringLiteral("a fox"));
+        QVERIFY(rig.waitUntilEnded(own));
+        QVERIFY(!rig.reply(own)->fromCache);
+        // A VAE that does not fit: one sentence, the model stays in the list.
+        const QString bad = rig.dir.filePath(QStringLiteral("broken-vae.safetensors"));
+        QFile::copy(vae, bad);
+        rig.controller.setModelVae(bad);
+        QTRY_COMPARE(rig.controller.modelState(), ChatController::ModelState::Failed);
+        QVERIFY(rig.controller.modelError().contains(QStringLiteral("does not fit")));
+        QVERIFY(rig.settings.recentModels().contains(model));
+    }
+
+    void jobsNameTheModelThatRan() {
+        // Switching model with jobs queued: each job runs on the model that
+        // is loaded when it starts, and its PNG and cache key name that one.
+        Rig rig;
+        QVERIFY(rig.loadModel(QStringLiteral("model-a")));
+        rig.log->stepDelayMs = 20;
+        rig.settings.setSeed(9);
+        rig.settings.setSeedLocked(true);
+        const qint64 first = rig.controller.send(QStringLiteral("a fox"));
+        QTRY_COMPARE(rig.reply(first)->status, MessageModel::Status::Running);
+        const QString b = rig.dir.filePath(QStringLiteral("model-b"));
+        QDir().mkpath(b);
+        rig.controller.loadModel(b);
+        const qint64 second = rig.controller.send(QStringLiteral("a fox"));
+        QVERIFY(rig.waitUntilEnded(second));
+        QVERIFY(rig.waitUntilEnded(first));
+        const auto pa = a1111::parse(rig.controller.parametersOf(first));
+        const auto pb = a1111::parse(rig.controller.parametersOf(second));
+        QVERIFY(pa && pb);
+        QCOMPARE(pa->model, QStringLiteral("model-a"));
+        QCOMPARE(pb->model, QStringLiteral("model-b"));
+        QVERIFY(!rig.reply(second)->fromCache); // same recipe, other model
+        QCOMPARE(rig.log->generations.load(), 2);
+    }
+
     void failureIsolation() {
         Rig rig;
         QVERIFY(rig.loadModel());

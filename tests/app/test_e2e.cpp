@@ -196,6 +196,63 @@ private Q_SLOTS:
         QTRY_VERIFY(!cell->property("tipShown").toBool());
     }
 
+    void upscalesAResultFromItsActions() {
+        ChatController* chat = m_app->controller();
+        QVERIFY(chat->setUpscaler(test::fixture(QStringLiteral("tiny-rrdbnet-x4.safetensors"))));
+        QQuickItem* row = item("superResolutionRow");
+        QVERIFY(row);
+        QTRY_VERIFY(row->isEnabled()); // the option comes alive with an upscaler
+        m_app->settings()->setSuperResolutionLevel(2);
+        // The result's Upscale action, clicked as a user would.
+        QQuickItem* action = item("action_upscale");
+        QVERIFY(action);
+        QTRY_VERIFY(action->isVisible());
+        const QPoint at =
+            action->mapToScene(QPointF(action->width() / 2, action->height() / 2)).toPoint();
+        QTest::mouseClick(m_app->window(), Qt::LeftButton, Qt::NoModifier, at);
+        MessageModel* messages = chat->messages();
+        const MessageModel::Message* reply = nullptr;
+        QTRY_VERIFY_WITH_TIMEOUT((reply = messages->reply(2)) != nullptr, 5000);
+        QTRY_VERIFY_WITH_TIMEOUT(reply->status == MessageModel::Status::Done ||
+                                     reply->status == MessageModel::Status::Failed,
+                                 120000);
+        QVERIFY2(reply->status == MessageModel::Status::Done, qPrintable(reply->text));
+        QCOMPARE(QSize(reply->imageWidth, reply->imageHeight), QSize(128, 128));
+        const auto p = a1111::parse(chat->parametersOf(2));
+        QVERIFY(p);
+        QCOMPARE(p->upscaler, QStringLiteral("tiny-rrdbnet-x4"));
+        QCOMPARE(p->upscale, 2);
+        QCOMPARE(p->prompt, QStringLiteral("a red fox in the snow"));
+        QTest::qWait(300);
+        saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "upscaled.png"));
+    }
+
+    void upscalesEveryResultWhenTheOptionIsOn() {
+        ChatController* chat = m_app->controller();
+        chat->clearInitImage();
+        QQuickItem* toggle = item("superResolutionSwitch");
+        QVERIFY(toggle);
+        const QPoint at =
+            toggle->mapToScene(QPointF(toggle->width() / 2, toggle->height() / 2)).toPoint();
+        QVERIFY(QRect(QPoint(0, 0), m_app->window()->size()).contains(at));
+        QTest::mouseClick(m_app->window(), Qt::LeftButton, Qt::NoModifier, at);
+        QTRY_VERIFY(m_app->settings()->superResolution());
+        const qint64 id = chat->send(QStringLiteral("a lighthouse at dusk"));
+        QVERIFY(id > 0);
+        const MessageModel::Message* reply = nullptr;
+        QTRY_VERIFY_WITH_TIMEOUT((reply = chat->messages()->reply(id)) != nullptr, 5000);
+        QTRY_VERIFY_WITH_TIMEOUT(reply->status == MessageModel::Status::Done ||
+                                     reply->status == MessageModel::Status::Failed,
+                                 120000);
+        QVERIFY2(reply->status == MessageModel::Status::Done, qPrintable(reply->text));
+        QCOMPARE(QSize(reply->imageWidth, reply->imageHeight), QSize(128, 128));
+        const auto p = a1111::parse(chat->parametersOf(id));
+        QVERIFY(p);
+        QCOMPARE(QSize(p->width, p->height), QSize(64, 64)); // the first pass
+        QCOMPARE(p->upscale, 2);
+        m_app->settings()->setSuperResolution(false);
+    }
+
     void darkTheme() {
         m_app->settings()->setTheme(QStringLiteral("dark"));
         QTest::qWait(300);

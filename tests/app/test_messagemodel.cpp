@@ -2,6 +2,8 @@
 // failed, cancelled), under QAbstractItemModelTester from the start.
 #include "messagemodel.h"
 
+#include "enginebackend.h"
+
 #include <QAbstractItemModelTester>
 #include <QSignalSpy>
 #include <QtTest/QtTest>
@@ -37,7 +39,8 @@ private Q_SLOTS:
         QCOMPARE(role(model, 1, MessageModel::StatusTextRole).toString(),
                  QStringLiteral("Queued \u00b7 1 ahead"));
 
-        model.setProgress(7, 3, 10, 1234, QStringLiteral("image://daub/preview/7/3"));
+        model.setProgress(7, 3, 10, 1234, QStringLiteral("image://daub/preview/7/3"),
+                          daub::JobPhase::Denoise);
         QCOMPARE(role(model, 1, MessageModel::StatusRole).toInt(), int(MessageModel::Status::Running));
         QCOMPARE(role(model, 1, MessageModel::StatusTextRole).toString(),
                  QStringLiteral("Step 3/10 \u00b7 1.2 s"));
@@ -51,8 +54,19 @@ private Q_SLOTS:
                  QStringLiteral("image://daub/result/7"));
         QCOMPARE(role(model, 1, MessageModel::SeedRole).toLongLong(), 42);
         QCOMPARE(role(model, 1, MessageModel::StepRole).toInt(), 10);
+        QCOMPARE(role(model, 1, MessageModel::StatusTextRole).toString(),
+                 QStringLiteral("Done in 2.5 s \u00b7 64\u00d764 \u00b7 seed 42"));
         QVERIFY(role(model, 1, MessageModel::PreviewSourceRole).toString().isEmpty());
         QVERIFY(changed.count() >= 3);
+        const int changes = int(changed.count());
+        // The phases of an upscale-then-refine job say what runs.
+        model.setProgress(7, 2, 6, 500, {}, daub::JobPhase::Upscale);
+        QCOMPARE(role(model, 1, MessageModel::StatusTextRole).toString(),
+                 QStringLiteral("Upscaling \u00b7 tile 2/6"));
+        model.setProgress(7, 1, 3, 900, {}, daub::JobPhase::Refine);
+        QCOMPARE(role(model, 1, MessageModel::StatusTextRole).toString(),
+                 QStringLiteral("Refining \u00b7 step 1/3 \u00b7 900 ms"));
+        QCOMPARE(int(changed.count()), changes + 2);
         for (const auto& args : changed)
             QCOMPARE(args.at(0).value<QModelIndex>().row(), 1); // only the reply changed
     }

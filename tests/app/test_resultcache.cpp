@@ -59,7 +59,7 @@ private Q_SLOTS:
         QTest::addColumn<int>("which");
         const char* names[] = {"model", "prompt", "negative", "negative set", "width", "height",
                                "steps", "cfg", "seed", "sampler", "clip skip", "superres",
-                               "superres level"};
+                               "superres level", "upscaler", "refine", "upscale only"};
         for (int i = 0; i < int(std::size(names)); ++i)
             QTest::newRow(names[i]) << i;
     }
@@ -79,12 +79,16 @@ private Q_SLOTS:
             [](ResultKey& k) { k.clipSkip = 2; },
             [](ResultKey& k) { k.superResolution = true; k.superResolutionLevel = 2; },
             [](ResultKey& k) { k.superResolution = true; k.superResolutionLevel = 4; },
+            [](ResultKey& k) { k.upscalerIdentity = QStringLiteral("/other.pth|1|2"); },
+            [](ResultKey& k) { k.refineStrength = 0.35; },
+            [](ResultKey& k) { k.upscaleOnly = true; },
         };
         ResultCache cache;
         ResultKey stored = baseKey();
-        if (which == 12) { // level only matters with super-resolution on
+        if (which >= 12) { // these only matter with super-resolution on
             stored.superResolution = true;
             stored.superResolutionLevel = 2;
+            stored.upscalerIdentity = QStringLiteral("/x4.pth|100|5");
         }
         cache.insert(stored, result());
         ResultKey other = stored;
