@@ -137,6 +137,21 @@ int ChatController::stepsToRun(int steps, double strength) const {
     return std::max(1, int(float(steps) * float(strength)));
 }
 
+QVariantMap ChatController::tokenCount(const QString& prompt) const {
+    PromptTokenCount count;
+    QString error;
+    if (m_hasModel && m_model.countTokens) {
+        try {
+            count = m_model.countTokens(prompt.toStdString());
+        } catch (const std::exception& e) {
+            error = QString::fromStdString(e.what());
+        }
+    }
+    return {{QStringLiteral("tokens"), count.tokens},
+            {QStringLiteral("limit"), count.limit},
+            {QStringLiteral("error"), error}};
+}
+
 qint64 ChatController::randomSeed() const {
     return qint64(QRandomGenerator::global()->bounded(quint64(1) << 32));
 }

@@ -151,6 +151,10 @@ public:
     Q_INVOKABLE bool cancel(qint64 jobId);
     /// Steps an img2img job runs: max(1, int(steps × strength)).
     Q_INVOKABLE int stepsToRun(int steps, double strength) const;
+    /// The prompt's tokens as A1111's counter shows them: {tokens, limit,
+    /// error} ("42/75", then "90/150"); error is a sentence when the prompt
+    /// syntax is wrong ("" otherwise). {tokens: 0, limit: 75} without a model.
+    Q_INVOKABLE QVariantMap tokenCount(const QString& prompt) const;
     /// A new random seed (the dice).
     Q_INVOKABLE qint64 randomSeed() const;
 

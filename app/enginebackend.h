@@ -33,6 +33,9 @@ struct ModelDescription {
     QString vaePath;        ///< the separate VAE in use; "" = the model's own
     QString vaeName;        ///< its file name (A1111's "VAE"); "" = the model's own
     int loadNumber = 0;     ///< 1 for the worker's first load, then 2, 3, ...
+    /// The prompt's token count as A1111's counter shows it; thread-safe,
+    /// holds the tokenizer only (never the model's weights). May be empty.
+    PromptTokenCounter countTokens;
 };
 
 /// What to load: a model and, optionally, a VAE file that replaces its own.

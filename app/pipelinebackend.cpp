@@ -61,6 +61,7 @@ public:
         model.dtype = QString::fromStdString(info.dtype);
         model.vaePath = load.vaePath;
         model.vaeName = QString::fromStdString(info.vae_name);
+        model.countTokens = m_pipeline->token_counter();
         model.identity = modelIdentity(load.path) + u'|' + model.device + u'|' + model.dtype;
         if (!load.vaePath.isEmpty())
             model.identity += QStringLiteral("|vae:") + modelIdentity(load.vaePath);

@@ -19,6 +19,11 @@ Pane {
     property string summary: ""
     /// Called on Ctrl+V; returns true when it took an image from the clipboard.
     property var pasteImage: null
+    /// function(text) -> {tokens, limit, error} for A1111's token counter
+    /// ("42/75", then "90/150"); null hides the counter.
+    property var tokenCounter: null
+    /// The prompt's count, as tokenCounter gives it.
+    readonly property var tokenCount: tokenCounter ? tokenCounter(prompt) : null
 
     readonly property alias promptArea: promptArea
     readonly property alias negativeArea: negativeArea
@@ -154,6 +159,21 @@ Pane {
                 palette.buttonText: Theme.mutedText
                 font.pointSize: Qt.application.font.pointSize * Theme.smallFont
                 onClicked: root.negativeToggled(!root.negativeExpanded)
+            }
+            Label {
+                id: tokenLabel
+                objectName: "tokenCounter"
+                visible: root.tokenCount !== null
+                readonly property bool bad: root.tokenCount !== null && root.tokenCount.error !== ""
+                text: !root.tokenCount ? "" : bad ? qsTr("prompt syntax?")
+                    : root.tokenCount.tokens + "/" + root.tokenCount.limit
+                color: bad ? Theme.danger : Theme.faintText
+                font.pointSize: Qt.application.font.pointSize * Theme.smallFont
+                HoverHandler { id: tokenHover }
+                ToolTip.visible: tokenHover.hovered
+                ToolTip.delay: 500
+                ToolTip.text: tip
+                readonly property string tip: bad ? root.tokenCount.error : qsTr("Prompt tokens: the text encoder reads 75 at a time; longer prompts are split into chunks of 75 (at a comma when one is near). (word:1.2) weights a word, [word] lowers it, BREAK starts a new chunk.")
             }
             Label {
                 Layout.fillWidth: true

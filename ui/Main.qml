@@ -208,6 +208,8 @@ ApplicationWindow {
                     canSend: ChatController.modelState === ChatController.Ready
                              || ChatController.modelState === ChatController.Loading
                     pasteImage: function() { return ChatController.clipboardHasImage() && ChatController.pasteImage() }
+                    tokenCounter: ChatController.modelState === ChatController.Ready
+                                  ? function(text) { return ChatController.tokenCount(text) } : null
                     summary: {
                         const w = AppSettings.width > 0 ? AppSettings.width : ChatController.modelWidth
                         const h = AppSettings.height > 0 ? AppSettings.height : ChatController.modelHeight

@@ -165,6 +165,7 @@ struct PromptTokenCount {
     int tokens = 0;
     int limit = 75;
 };
+using PromptTokenCounter = std::function<PromptTokenCount(const std::string& prompt)>;
 
 class Pipeline {
 public:
@@ -191,6 +192,11 @@ public:
     /// generate() runs. RequestError for a prompt generate() would refuse
     /// in the same way (a weight that is not a number, over 1 MiB).
     virtual PromptTokenCount count_tokens(const std::string& prompt) const = 0;
+    /// count_tokens as a function that stays valid after the Pipeline is
+    /// gone: it holds the tokenizer only (a few megabytes, no weights), so a
+    /// UI thread can keep it while the engine thread loads the next model.
+    /// Thread-safe like count_tokens.
+    virtual PromptTokenCounter token_counter() const = 0;
 };
 
 /// Scheduler names a request may give.

@@ -272,9 +272,15 @@ StableDiffusion::StableDiffusion(std::shared_ptr<const Components> components)
     : components_(components), txt2img_(std::move(components)) {}
 
 PromptTokenCount StableDiffusion::count_tokens(const std::string& prompt) const {
+    return token_counter()(prompt);
+}
+
+PromptTokenCounter StableDiffusion::token_counter() const {
     // Reads only immutable state: the tokenizer's word cache has its own mutex.
-    const int tokens = count_prompt_tokens(*components_->tokenizer, prompt);
-    return {tokens, prompt_token_limit(tokens)};
+    return [tokenizer = components_->tokenizer](const std::string& prompt) {
+        const int tokens = count_prompt_tokens(*tokenizer, prompt);
+        return PromptTokenCount{tokens, prompt_token_limit(tokens)};
+    };
 }
 
 const Img2Img& StableDiffusion::img2img() {

@@ -58,6 +58,7 @@ public:
                               const CancelToken* cancel) override;
     Image preview(const at::Tensor& latents) const override;
     PromptTokenCount count_tokens(const std::string& prompt) const override;
+    PromptTokenCounter token_counter() const override;
 
     const Txt2Img& txt2img() const { return txt2img_; }
     /// The img2img pipeline, created from txt2img's components on first use.

@@ -73,6 +73,13 @@ public:
         d.vaePath = request.vaePath;
         d.vaeName = QFileInfo(request.vaePath).fileName();
         d.identity = path + u'|' + request.vaePath;
+        d.countTokens = [](const std::string& prompt) { // a word a token, "(a:x)" is bad
+            if (prompt.find(":x)") != std::string::npos)
+                throw RequestError("The weight in (a:x) is not a number.");
+            const int words = int(QString::fromStdString(prompt).split(
+                u' ', Qt::SkipEmptyParts).size());
+            return PromptTokenCount{words, std::max(1, (words + 74) / 75) * 75};
+        };
         return d;
     }
 

@@ -542,6 +542,20 @@ private Q_SLOTS:
         QCOMPARE(rig.log->generations.load(), 2);
     }
 
+    void tokenCountComesFromTheLoadedModel() {
+        Rig rig;
+        QVariantMap none = rig.controller.tokenCount(QStringLiteral("a red fox"));
+        QCOMPARE(none.value(QStringLiteral("tokens")).toInt(), 0); // no model, no tokenizer
+        QCOMPARE(none.value(QStringLiteral("limit")).toInt(), 75);
+        QVERIFY(rig.loadModel());
+        const QVariantMap count = rig.controller.tokenCount(QStringLiteral("a red fox"));
+        QCOMPARE(count.value(QStringLiteral("tokens")).toInt(), 3);
+        QCOMPARE(count.value(QStringLiteral("error")).toString(), QString());
+        const QVariantMap bad = rig.controller.tokenCount(QStringLiteral("a (a:x) b"));
+        QCOMPARE(bad.value(QStringLiteral("error")).toString(),
+                 QStringLiteral("The weight in (a:x) is not a number."));
+    }
+
     void failureIsolation() {
         Rig rig;
         QVERIFY(rig.loadModel());

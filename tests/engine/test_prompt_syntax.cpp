@@ -608,6 +608,17 @@ private Q_SLOTS:
         QCOMPARE(r.image.width, 64);
         QVERIFY(counted > 0);
         QCOMPARE(wrong.load(), 0);
+
+        // token_counter() outlives the pipeline (it holds the tokenizer only).
+        PromptTokenCounter kept;
+        {
+            LoadRequest request;
+            request.path = test::fixture("tiny-sd15");
+            auto pipeline = Pipeline::load(request);
+            kept = pipeline->token_counter();
+        }
+        QCOMPARE(kept(text).tokens, sd15_->count_tokens(text).tokens);
+        QCOMPARE(kept(text).limit, sd15_->count_tokens(text).limit);
     }
 
     /// Long, weighted, BREAK-ed prompts generate images on both families.

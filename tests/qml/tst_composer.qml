@@ -28,7 +28,32 @@ Item {
             composer.negativeExpanded = false
             composer.canSend = true
             composer.pastes = 0
+            composer.tokenCounter = null
             sendSpy.clear()
+        }
+
+        function test_token_counter_shows_what_the_counter_says() {
+            const label = findChild(composer, "tokenCounter")
+            verify(!label.visible) // no model, no counter
+            const seen = []
+            composer.tokenCounter = function(text) {
+                seen.push(text)
+                return text.indexOf("(a:x)") >= 0 ? { tokens: 0, limit: 75, error: "The weight is not a number." }
+                                                 : { tokens: text.length, limit: text.length > 75 ? 150 : 75, error: "" }
+            }
+            verify(label.visible)
+            compare(label.text, "0/75")
+            const area = findChild(composer, "promptArea")
+            area.forceActiveFocus()
+            keyClick(Qt.Key_A)
+            keyClick(Qt.Key_B)
+            compare(label.text, "2/75")
+            compare(seen[seen.length - 1], "ab")
+            composer.prompt = "x".repeat(90)
+            compare(label.text, "90/150")
+            composer.prompt = "a (a:x) b"
+            compare(label.text, "prompt syntax?")
+            compare(label.tip, "The weight is not a number.")
         }
 
         function test_send_needs_a_prompt_and_a_model() {
