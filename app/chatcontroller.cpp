@@ -9,6 +9,7 @@
 #include <QCoro/QCoroSignal>
 #include <QDateTime>
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QGuiApplication>
 #include <QJSEngine>
@@ -150,6 +151,13 @@ QVariantMap ChatController::tokenCount(const QString& prompt) const {
     return {{QStringLiteral("tokens"), count.tokens},
             {QStringLiteral("limit"), count.limit},
             {QStringLiteral("error"), error}};
+}
+
+QString ChatController::licenseNotices() const {
+    QFile file(QStringLiteral(":/daub/notices/LICENSE-CLIP"));
+    if (!file.open(QIODevice::ReadOnly))
+        return tr("The licence notices are installed in share/doc/daub.");
+    return QString::fromUtf8(file.readAll());
 }
 
 qint64 ChatController::randomSeed() const {

@@ -155,6 +155,9 @@ public:
     /// error} ("42/75", then "90/150"); error is a sentence when the prompt
     /// syntax is wrong ("" otherwise). {tokens: 0, limit: 75} without a model.
     Q_INVOKABLE QVariantMap tokenCount(const QString& prompt) const;
+    /// The licence notices of what Daub carries (the CLIP merge list's MIT
+    /// licence), for the About dialog.
+    Q_INVOKABLE QString licenseNotices() const;
     /// A new random seed (the dice).
     Q_INVOKABLE qint64 randomSeed() const;
 

@@ -115,6 +115,14 @@ ApplicationWindow {
                             font.pointSize: Qt.application.font.pointSize * Theme.smallFont
                         }
                         ToolButton {
+                            objectName: "aboutButton"
+                            icon.source: "qrc:/daub/icons/info.svg"
+                            icon.color: Theme.mutedText
+                            onClicked: aboutDialog.open()
+                            ToolTip.visible: hovered
+                            ToolTip.text: qsTr("About Daub")
+                        }
+                        ToolButton {
                             icon.source: Theme.dark ? "qrc:/daub/icons/sun.svg" : "qrc:/daub/icons/moon.svg"
                             icon.color: Theme.mutedText
                             onClicked: AppSettings.theme = Theme.dark ? "light" : "dark"
@@ -290,6 +298,11 @@ ApplicationWindow {
     }
     ParametersDialog {
         id: parametersDialog
+    }
+    AboutDialog {
+        id: aboutDialog
+        objectName: "aboutDialog"
+        notices: ChatController.licenseNotices()
     }
 
     // A short confirmation at the bottom of the chat.

@@ -253,6 +253,23 @@ private Q_SLOTS:
         m_app->settings()->setSuperResolution(false);
     }
 
+    void aboutShowsTheClipLicence() {
+        QQuickItem* button = item("aboutButton");
+        QVERIFY(button);
+        const QPoint at =
+            button->mapToScene(QPointF(button->width() / 2, button->height() / 2)).toPoint();
+        QTest::mouseClick(m_app->window(), Qt::LeftButton, Qt::NoModifier, at);
+        QObject* dialog = m_app->window()->findChild<QObject*>(QStringLiteral("aboutDialog"));
+        QVERIFY(dialog);
+        QTRY_VERIFY(dialog->property("opened").toBool());
+        QTRY_VERIFY(dialog->property("notices").toString().contains(QStringLiteral("OpenAI")));
+        QVERIFY(dialog->property("notices").toString().contains(QStringLiteral("MIT")));
+        QTest::qWait(300);
+        saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "about.png"));
+        QMetaObject::invokeMethod(dialog, "close");
+        QTRY_VERIFY(!dialog->property("visible").toBool());
+    }
+
     void darkTheme() {
         m_app->settings()->setTheme(QStringLiteral("dark"));
         QTest::qWait(300);
