@@ -14,6 +14,7 @@ Item {
 
     SignalSpy { id: removeSpy; target: preview; signalName: "removeRequested" }
     SignalSpy { id: modeSpy; target: preview; signalName: "resizeModeSelected" }
+    SignalSpy { id: upscaleSpy; target: preview; signalName: "upscaleRequested" }
 
     TestCase {
         name: "InitImagePreview"
@@ -29,8 +30,25 @@ Item {
             preview.targetWidth = 512
             preview.targetHeight = 512
             preview.resizeMode = "stretch"
+            preview.canUpscale = false
             removeSpy.clear()
             modeSpy.clear()
+            upscaleSpy.clear()
+        }
+
+        function test_upscale_button_needs_an_upscaler() {
+            preview.source = fixtureImage
+            preview.imageWidth = 64
+            preview.imageHeight = 64
+            const button = findChild(preview, "upscaleInitButton")
+            verify(button.visible)
+            verify(!button.enabled)
+            mouseClick(button)
+            compare(upscaleSpy.count, 0)
+            preview.canUpscale = true
+            verify(button.enabled)
+            mouseClick(button)
+            compare(upscaleSpy.count, 1)
         }
 
         function test_hidden_without_image() {
