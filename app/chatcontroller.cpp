@@ -1071,32 +1071,22 @@ qint64 ChatController::enqueueUpscale(const QImage& image, const QString& name, 
     return id;
 }
 
-qint64 ChatController::upscaleResult(qint64 jobId) {
-    const Result* r = result(jobId);
-    const JobSpec* original = spec(jobId);
-    if (!r || !original)
-        return -1;
-    JobSpec recipe = *original;
-    recipe.upscale = {};
-    recipe.sourceJob = jobId;
-    // Upscaling a result keeps its recipe: its PNG says how it was made.
-    recipe.width = r->width;
-    recipe.height = r->height;
-    recipe.seed = r->seed;
-    return enqueueUpscale(QImage::fromData(r->png, "PNG"), tr("the image of seed %1").arg(r->seed),
-                          std::move(recipe), false);
-}
+qint64 ChatController::upscaleResult(qint64 jobId) { return upscaleOfResult(jobId, false); }
 
-qint64 ChatController::refineResult(qint64 jobId) {
+qint64 ChatController::refineResult(qint64 jobId) { return upscaleOfResult(jobId, true); }
+
+qint64 ChatController::upscaleOfResult(qint64 jobId, bool refine) {
     const Result* r = result(jobId);
     const JobSpec* original = spec(jobId);
     if (!r || !original)
         return -1;
-    if (!original->hasRecipe) {
+    if (refine && !original->hasRecipe) {
         notice(tr("That image has no prompt to refine with; upscale it instead, or use it as "
                   "the init image."));
         return -1;
     }
+    // The result's recipe goes with it: the upscaled PNG says how it was
+    // made, and a refine pass runs with the same prompt and seed.
     JobSpec recipe = *original;
     recipe.upscale = {};
     recipe.sourceJob = jobId;
@@ -1104,7 +1094,7 @@ qint64 ChatController::refineResult(qint64 jobId) {
     recipe.height = r->height;
     recipe.seed = r->seed;
     return enqueueUpscale(QImage::fromData(r->png, "PNG"), tr("the image of seed %1").arg(r->seed),
-                          std::move(recipe), true);
+                          std::move(recipe), refine);
 }
 
 qint64 ChatController::upscaleInitImage() {

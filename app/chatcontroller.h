@@ -289,6 +289,8 @@ private:
     /// The options' upscale request (upscaler, level); nullopt with a
     /// notice when no upscaler is set.
     std::optional<UpscaleRequest> upscaleFromOptions();
+    /// upscaleResult / refineResult.
+    qint64 upscaleOfResult(qint64 jobId, bool refine);
     void endJob(qint64 jobId);
     void setInitImage(const DecodedImage& decoded);
     void finishJob(qint64 jobId, const Result& result, double elapsedMs, bool fromCache);

@@ -2,6 +2,7 @@
 // records checked and its pickle read by the restricted unpickler (see
 // torch_pickle.h).
 #include "core/errors.h"
+#include "core/printable.h"
 #include "core/torch_pickle.h"
 #include "core/zip_archive.h"
 
@@ -12,15 +13,6 @@ namespace daub {
 
 namespace {
 
-/// Printable ASCII of `s` (at most 80 characters) for messages.
-std::string printable(std::string_view s) {
-    std::string out;
-    for (char c : s.substr(0, 80))
-        out += (c >= 0x20 && c < 0x7f) ? c : '?';
-    if (s.size() > 80)
-        out += "...";
-    return out;
-}
 
 std::string shape_text(const std::vector<int64_t>& shape) {
     std::string out = "[";

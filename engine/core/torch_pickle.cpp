@@ -9,6 +9,7 @@
 #include "core/torch_pickle.h"
 
 #include "core/errors.h"
+#include "core/printable.h"
 
 #include <cstring>
 #include <memory>
@@ -83,15 +84,6 @@ constexpr size_t kMaxKeyBytes = 64u << 20; ///< all kept tensor names together
 constexpr size_t kMaxTensors = 1u << 18;   ///< built, and kept
 constexpr size_t kMaxVisited = 1u << 20;   ///< dict entries looked at while flattening
 
-/// Printable ASCII of `s` (at most 80 characters) for messages.
-std::string printable(std::string_view s) {
-    std::string out;
-    for (char c : s.substr(0, 80))
-        out += (c >= 0x20 && c < 0x7f) ? c : '?';
-    if (s.size() > 80)
-        out += "...";
-    return out;
-}
 
 enum class Kind : uint8_t {
     None,

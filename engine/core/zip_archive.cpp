@@ -8,6 +8,7 @@
 #include "core/zip_archive.h"
 
 #include "core/errors.h"
+#include "core/printable.h"
 
 #include <array>
 
@@ -45,15 +46,6 @@ bool fits(uint64_t offset, uint64_t size, uint64_t limit) {
     return offset <= limit && size <= limit - offset;
 }
 
-/// Printable ASCII of `s` (at most 80 characters) for messages.
-std::string printable(std::string_view s) {
-    std::string out;
-    for (char c : s.substr(0, 80))
-        out += (c >= 0x20 && c < 0x7f) ? c : '?';
-    if (s.size() > 80)
-        out += "...";
-    return out;
-}
 
 /// Slicing-by-8 tables of the reflected CRC-32 polynomial 0xEDB88320.
 struct CrcTables {

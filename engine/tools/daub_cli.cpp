@@ -15,11 +15,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
 #include <unistd.h>
 
@@ -75,6 +77,46 @@ struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+/// A command's `--flag value` pairs, checked against the flags it knows.
+class CliArgs {
+public:
+    /// Parses argv[2..]; nullopt after printing the usage for -h/--help.
+    static std::optional<CliArgs> parse(int argc, char** argv,
+                                        std::initializer_list<const char*> known,
+                                        const char* command) {
+        CliArgs args;
+        for (int i = 2; i < argc; ++i) {
+            const std::string flag = argv[i];
+            if (flag == "-h" || flag == "--help") {
+                std::fputs(kUsage, stdout);
+                return std::nullopt;
+            }
+            if (std::find_if(known.begin(), known.end(), [&](const char* k) { return flag == k; }) ==
+                known.end())
+                throw UsageError("unknown option '" + flag + "' for " + command +
+                                 " (see daub-cli --help).");
+            if (i + 1 >= argc)
+                throw UsageError(flag + " needs a value.");
+            args.values_[flag] = argv[++i];
+        }
+        return args;
+    }
+    bool has(const char* flag) const { return values_.count(flag) > 0; }
+    const std::string& need(const char* flag) const {
+        auto it = values_.find(flag);
+        if (it == values_.end())
+            throw UsageError(std::string(flag) + " is required (see daub-cli --help).");
+        return it->second;
+    }
+    std::string get(const char* flag, const std::string& fallback) const {
+        auto it = values_.find(flag);
+        return it == values_.end() ? fallback : it->second;
+    }
+
+private:
+    std::map<std::string, std::string> values_;
+};
+
 int parse_int(const std::string& flag, const std::string& v) {
     try {
         size_t n = 0;
@@ -127,34 +169,19 @@ void draw_progress(int step, int total, double elapsed_ms, const char* what = ""
 }
 
 int run_generate(int argc, char** argv) {
-    std::map<std::string, std::string> args;
-    static const char* known[] = {"--model", "--config", "--tokenizer", "--vae", "--prompt",
-                                  "--negative", "--width", "--height", "--steps", "--cfg", "--seed",
-                                  "--scheduler", "--clip-skip", "--init", "--strength", "--resize",
-                                  "--replay-noise", "--device", "--dtype", "--out", "--upscaler",
-                                  "--superres", "--refine", "--tile"};
-    for (int i = 2; i < argc; ++i) {
-        std::string flag = argv[i];
-        if (flag == "-h" || flag == "--help") {
-            std::fputs(kUsage, stdout);
-            return 0;
-        }
-        bool ok = false;
-        for (const char* k : known)
-            ok = ok || flag == k;
-        if (!ok)
-            throw UsageError("unknown option '" + flag + "' (see daub-cli --help).");
-        if (i + 1 >= argc)
-            throw UsageError(flag + " needs a value.");
-        args[flag] = argv[++i];
-    }
-    auto need = [&](const char* flag) {
-        if (!args.count(flag))
-            throw UsageError(std::string(flag) + " is required (see daub-cli --help).");
-        return args[flag];
-    };
+    const std::optional<CliArgs> parsed = CliArgs::parse(
+        argc, argv,
+        {"--model", "--config", "--tokenizer", "--vae", "--prompt", "--negative", "--width",
+         "--height", "--steps", "--cfg", "--seed", "--scheduler", "--clip-skip", "--init",
+         "--strength", "--resize", "--replay-noise", "--device", "--dtype", "--out", "--upscaler",
+         "--superres", "--refine", "--tile"},
+        "generate");
+    if (!parsed)
+        return 0;
+    const CliArgs& args = *parsed;
+    auto need = [&](const char* flag) { return args.need(flag); };
     auto get = [&](const char* flag, const std::string& fallback) {
-        return args.count(flag) ? args[flag] : fallback;
+        return args.get(flag, fallback);
     };
 
     daub::LoadRequest load;
@@ -167,8 +194,8 @@ int run_generate(int argc, char** argv) {
 
     daub::GenerationRequest req;
     req.prompt = need("--prompt");
-    if (args.count("--negative"))
-        req.negative_prompt = args["--negative"];
+    if (args.has("--negative"))
+        req.negative_prompt = args.need("--negative");
     req.width = parse_int("--width", get("--width", "0"));
     req.height = parse_int("--height", get("--height", "0"));
     req.steps = parse_int("--steps", get("--steps", "20"));
@@ -180,26 +207,26 @@ int run_generate(int argc, char** argv) {
     req.resize = daub::resize_mode_from_string(get("--resize", "stretch"));
     req.replay_noise_path = get("--replay-noise", "");
     const std::string out = need("--out");
-    if (args.count("--init"))
-        req.init_image = daub::read_image_file(args["--init"]);
-    else if (args.count("--strength"))
+    if (args.has("--init"))
+        req.init_image = daub::read_image_file(args.need("--init"));
+    else if (args.has("--strength"))
         throw UsageError("--strength only applies with --init IMAGE.");
-    if (args.count("--superres")) {
-        req.superres_level = parse_int("--superres", args["--superres"]);
-        if (!args.count("--upscaler"))
+    if (args.has("--superres")) {
+        req.superres_level = parse_int("--superres", args.need("--superres"));
+        if (!args.has("--upscaler"))
             throw UsageError("--superres needs --upscaler FILE.");
-    } else if (args.count("--upscaler") || args.count("--refine") || args.count("--tile")) {
+    } else if (args.has("--upscaler") || args.has("--refine") || args.has("--tile")) {
         throw UsageError("--upscaler, --refine and --tile apply with --superres 2|4.");
     }
-    if (args.count("--refine"))
-        req.refine_strength = parse_float("--refine", args["--refine"]);
-    if (args.count("--tile"))
-        req.upscale_options.tile = parse_int("--tile", args["--tile"]);
+    if (args.has("--refine"))
+        req.refine_strength = parse_float("--refine", args.need("--refine"));
+    if (args.has("--tile"))
+        req.upscale_options.tile = parse_int("--tile", args.need("--tile"));
 
     daub::init_runtime();
     const auto t0 = std::chrono::steady_clock::now();
     if (req.superres_level) // first: a wrong file is found before the model loads
-        req.upscaler = daub::Upscaler::load(args["--upscaler"], load.device, load.dtype);
+        req.upscaler = daub::Upscaler::load(args.need("--upscaler"), load.device, load.dtype);
     const double upscaler_load_ms = ms_since(t0);
     auto pipeline = daub::Pipeline::load(load);
     const double load_ms = ms_since(t0) - upscaler_load_ms;
@@ -254,31 +281,16 @@ int run_generate(int argc, char** argv) {
 
 /// daub-cli upscale: one image through an RRDBNet upscaler.
 int run_upscale(int argc, char** argv) {
-    std::map<std::string, std::string> args;
-    static const char* known[] = {"--upscaler", "--in",     "--out",   "--scale",
-                                  "--tile",     "--tile-pad", "--device", "--dtype"};
-    for (int i = 2; i < argc; ++i) {
-        std::string flag = argv[i];
-        if (flag == "-h" || flag == "--help") {
-            std::fputs(kUsage, stdout);
-            return 0;
-        }
-        bool ok = false;
-        for (const char* k : known)
-            ok = ok || flag == k;
-        if (!ok)
-            throw UsageError("unknown option '" + flag + "' for upscale (see daub-cli --help).");
-        if (i + 1 >= argc)
-            throw UsageError(flag + " needs a value.");
-        args[flag] = argv[++i];
-    }
-    auto need = [&](const char* flag) {
-        if (!args.count(flag))
-            throw UsageError(std::string(flag) + " is required (see daub-cli --help).");
-        return args[flag];
-    };
+    const std::optional<CliArgs> parsed = CliArgs::parse(
+        argc, argv,
+        {"--upscaler", "--in", "--out", "--scale", "--tile", "--tile-pad", "--device", "--dtype"},
+        "upscale");
+    if (!parsed)
+        return 0;
+    const CliArgs& args = *parsed;
+    auto need = [&](const char* flag) { return args.need(flag); };
     auto get = [&](const char* flag, const std::string& fallback) {
-        return args.count(flag) ? args[flag] : fallback;
+        return args.get(flag, fallback);
     };
     daub::UpscaleOptions options;
     options.level = parse_int("--scale", get("--scale", "4"));
