@@ -205,7 +205,7 @@ qint64 ChatController::send(const QString& prompt, const QString& negativePrompt
         spec.resizeMode = m_settings->resizeMode();
     }
     spec.modelName = m_hasModel ? m_model.name : QFileInfo(m_loadingPath).fileName();
-    return enqueue(std::move(spec), hasInitImage() ? m_init.image : QImage());
+    return enqueue(std::move(spec), hasInitImage() ? m_init.thumbnail : QImage());
 }
 
 qint64 ChatController::enqueue(JobSpec spec, const QImage& initImage) {
@@ -703,7 +703,10 @@ void ChatController::setInitImage(const DecodedImage& decoded) {
     image.name = decoded.name;
     image.format = decoded.format;
     image.parameters = decoded.parameters;
-    image.sha256 = InitImageStore::pixelHash(decoded.image);
+    // Hash and thumbnail come from the decoding thread (prepare()).
+    image.sha256 = decoded.sha256.isEmpty() ? InitImageStore::pixelHash(decoded.image)
+                                            : decoded.sha256;
+    image.thumbnail = decoded.thumbnail.isNull() ? decoded.image : decoded.thumbnail;
     const QString old = m_initRef;
     m_init = image;
     m_initRef = m_store->put(std::move(image)); // held by this controller
@@ -734,7 +737,11 @@ QCoro::Task<> ChatController::decodeInitImage(std::function<DecodedImage()> deco
     ++m_decoding;
     Q_EMIT decodingChanged();
     QPointer<ChatController> self(this);
-    QFuture<DecodedImage> decoding = QtConcurrent::run(std::move(decode));
+    QFuture<DecodedImage> decoding = QtConcurrent::run([decode = std::move(decode)] {
+        DecodedImage decoded = decode();
+        ImageDecoder::prepare(decoded); // hashing a 50 MP image takes a while
+        return decoded;
+    });
     const DecodedImage decoded = co_await std::move(decoding);
     if (!self)
         co_return;
@@ -755,6 +762,19 @@ QCoro::Task<> ChatController::downloadInitImage(QUrl url) {
     request.setMaximumRedirectsAllowed(5);
     request.setTransferTimeout(30'000);
     QNetworkReply* reply = m_network->get(request);
+    // A download stops at kMaxDownloadBytes, announced or not.
+    bool tooLarge = false;
+    auto stopIfTooLarge = [reply, &tooLarge](qint64 received, qint64 total) {
+        if (!tooLarge && (received > kMaxDownloadBytes || total > kMaxDownloadBytes)) {
+            tooLarge = true;
+            reply->abort();
+        }
+    };
+    connect(reply, &QNetworkReply::metaDataChanged, reply, [reply, stopIfTooLarge] {
+        // The announced size, before any of the body arrives.
+        stopIfTooLarge(0, reply->header(QNetworkRequest::ContentLengthHeader).toLongLong());
+    });
+    connect(reply, &QNetworkReply::downloadProgress, reply, stopIfTooLarge);
     auto finished = qCoro(reply, &QNetworkReply::finished);
     co_await std::move(finished);
     reply->deleteLater();
@@ -762,13 +782,21 @@ QCoro::Task<> ChatController::downloadInitImage(QUrl url) {
         co_return;
     const QString name = url.fileName().isEmpty() ? url.host() : url.fileName();
     DecodedImage decoded;
-    if (reply->error() != QNetworkReply::NoError) {
+    if (tooLarge) {
+        decoded.error = tr("The image at %1 is over %2 MB; download it yourself and drop the "
+                           "file if you really want it.")
+                            .arg(url.toDisplayString())
+                            .arg(kMaxDownloadBytes / (1024 * 1024));
+    } else if (reply->error() != QNetworkReply::NoError) {
         decoded.error = tr("The image at %1 could not be downloaded: %2.")
                             .arg(url.toDisplayString(), reply->errorString());
     } else {
         const QByteArray data = reply->readAll();
-        QFuture<DecodedImage> decoding =
-            QtConcurrent::run([data, name] { return ImageDecoder::decodeData(data, name); });
+        QFuture<DecodedImage> decoding = QtConcurrent::run([data, name] {
+            DecodedImage decoded = ImageDecoder::decodeData(data, name);
+            ImageDecoder::prepare(decoded);
+            return decoded;
+        });
         decoded = co_await std::move(decoding);
         if (!self)
             co_return;

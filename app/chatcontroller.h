@@ -128,6 +128,8 @@ class ChatController : public QObject {
 
 public:
     enum class ModelState { NoModel, Loading, Ready, Failed };
+    /// Images dragged from a browser are downloaded up to this size.
+    static constexpr qint64 kMaxDownloadBytes = 100ll * 1024 * 1024;
     Q_ENUM(ModelState)
 
     ChatController(AppSettings* settings, InitImageStore* store, ResultCache* cache,

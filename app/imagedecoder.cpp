@@ -1,5 +1,6 @@
 #include "imagedecoder.h"
 
+#include "initimagestore.h"
 #include "pngmetadata.h"
 
 #include <QBuffer>
@@ -186,6 +187,16 @@ DecodedImage ImageDecoder::decodeData(const QByteArray& data, const QString& nam
         result.parameters = readPngText(data, QStringLiteral("parameters"));
     result.image = flatten(image);
     return result;
+}
+
+void ImageDecoder::prepare(DecodedImage& decoded) {
+    if (!decoded.ok())
+        return;
+    decoded.sha256 = InitImageStore::pixelHash(decoded.image);
+    decoded.thumbnail = decoded.image.width() > 256 || decoded.image.height() > 256
+                            ? decoded.image.scaled(256, 256, Qt::KeepAspectRatio,
+                                                   Qt::SmoothTransformation)
+                            : decoded.image;
 }
 
 DecodedImage ImageDecoder::fromImage(const QImage& image, const QString& name) {

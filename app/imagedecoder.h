@@ -17,6 +17,8 @@ struct DecodedImage {
     QString format;     ///< "png", "jpeg", "webp" or "bmp"
     QString parameters; ///< a PNG's A1111 `parameters` text, if any
     QString error;      ///< one sentence; empty on success
+    QByteArray sha256;  ///< of the pixels (InitImageStore::pixelHash), set by prepare()
+    QImage thumbnail;   ///< at most 256 px a side, set by prepare()
 
     bool ok() const { return error.isEmpty() && !image.isNull(); }
 };
@@ -34,6 +36,10 @@ public:
     static DecodedImage decodeData(const QByteArray& data, const QString& name);
     /// Accepts an already decoded image (e.g. from the clipboard).
     static DecodedImage fromImage(const QImage& image, const QString& name);
+
+    /// The work a decoded image needs before the GUI takes it, done on the
+    /// decoding thread: its pixel hash and its thumbnail.
+    static void prepare(DecodedImage& decoded);
 
     /// True when the bytes hold a complete file of `format` (PNG IEND, JPEG
     /// EOI, RIFF/BMP sizes): Qt decodes truncated files silently.

@@ -25,6 +25,7 @@ struct InitImage {
     QString name;       ///< file name or "the pasted image"
     QString format;     ///< "png", "jpeg", ...
     QString parameters; ///< a PNG's A1111 text, if any
+    QImage thumbnail;   ///< at most 256 px a side (for the prompt message)
 };
 
 class InitImageStore : public QObject {

@@ -11,7 +11,10 @@
 #include "pngmetadata.h"
 #include "testsupport.h"
 
+#include <QBuffer>
 #include <QElapsedTimer>
+#include <QTcpServer>
+#include <QTcpSocket>
 #include <QImageWriter>
 #include <QSignalSpy>
 #include <QThread>
@@ -554,6 +557,84 @@ private Q_SLOTS:
         const QVariantMap bad = rig.controller.tokenCount(QStringLiteral("a (a:x) b"));
         QCOMPARE(bad.value(QStringLiteral("error")).toString(),
                  QStringLiteral("The weight in (a:x) is not a number."));
+    }
+
+    void downloadsAreCappedAndServedImagesDecode() {
+        // A tiny HTTP server: /big announces 200 MB, /small serves a PNG.
+        QTcpServer server;
+        QVERIFY(server.listen(QHostAddress::LocalHost));
+        QByteArray png;
+        {
+            QBuffer buffer(&png);
+            buffer.open(QIODevice::WriteOnly);
+            QVERIFY(daub::test::testImage(40, 30).save(&buffer, "PNG"));
+        }
+        QObject::connect(&server, &QTcpServer::newConnection, &server, [&] {
+            QTcpSocket* socket = server.nextPendingConnection();
+            QObject::connect(socket, &QTcpSocket::readyRead, socket, [socket, &png] {
+                const QByteArray request = socket->readAll();
+                if (request.startsWith("GET /big")) {
+                    socket->write("HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n"
+                                  "Content-Length: 209715200\r\n\r\n");
+                    socket->write(QByteArray(64 * 1024, 'x'));
+                } else {
+                    socket->write("HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: " +
+                                  QByteArray::number(png.size()) + "\r\nConnection: close\r\n\r\n" + png);
+                    socket->disconnectFromHost();
+                }
+            });
+            QObject::connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+        });
+        const QString base = QStringLiteral("http://127.0.0.1:%1").arg(server.serverPort());
+        Rig rig;
+        const int before = rig.notices();
+        rig.controller.setInitImageFromUrl(QUrl(base + QStringLiteral("/big.png")));
+        QTRY_COMPARE_WITH_TIMEOUT(rig.notices(), before + 1, 20000);
+        QVERIFY2(rig.lastText().contains(QStringLiteral("over 100 MB")), qPrintable(rig.lastText()));
+        QVERIFY(!rig.controller.hasInitImage());
+        QTRY_VERIFY(!rig.controller.decoding());
+        // A normal download still works, hashed and thumbnailed off the GUI thread.
+        rig.controller.setInitImageFromUrl(QUrl(base + QStringLiteral("/small.png")));
+        QTRY_VERIFY(rig.controller.hasInitImage());
+        QCOMPARE(rig.controller.initImageWidth(), 40);
+    }
+
+    void savingToAnUnwritablePlaceKeepsTheImage() {
+        Rig rig;
+        QVERIFY(rig.loadModel());
+        const qint64 id = rig.controller.send(QStringLiteral("a fox"));
+        QVERIFY(rig.waitUntilEnded(id));
+        // A save folder that cannot exist (under a file).
+        const QString file = rig.writeImage(QStringLiteral("plain.png"), daub::test::testImage(4, 4));
+        rig.settings.setSaveFolder(file + QStringLiteral("/Daub"));
+        QCOMPARE(rig.controller.saveResult(id), QString());
+        QVERIFY2(rig.lastText().contains(QStringLiteral("could not be created")), qPrintable(rig.lastText()));
+        // Save as… into a folder that is gone: the write fails, one sentence.
+        QVERIFY(!rig.controller.saveResultAs(
+            id, QUrl::fromLocalFile(rig.dir.filePath(QStringLiteral("gone/fox.png")))));
+        QVERIFY2(rig.lastText().contains(QStringLiteral("could not be saved")), qPrintable(rig.lastText()));
+        // Nothing is lost: the message still shows the image, and it saves elsewhere.
+        QCOMPARE(rig.reply(id)->status, MessageModel::Status::Done);
+        QVERIFY(!rig.bank.png(QStringLiteral("result/%1").arg(id)).isEmpty());
+        rig.settings.setSaveFolder(rig.dir.filePath(QStringLiteral("ok")));
+        QVERIFY(!rig.controller.saveResult(id).isEmpty());
+    }
+
+    void engineErrorsReachTheChatAsOneSentence() {
+        // libtorch's c10::Error carries a C++ backtrace in what().
+        const std::runtime_error torchError(
+            "The size of tensor a (4) must match the size of tensor b (8) at non-singleton "
+            "dimension 1\nException raised from infer_size_impl at ../aten/src/ATen/ExpandUtils.cpp:31 "
+            "(most recent call first):\nframe #0: c10::Error::Error(...) + 0x3e");
+        const QString message = daub::userMessage(torchError);
+        QVERIFY(!message.contains(u'\n'));
+        QVERIFY(!message.contains(QStringLiteral("frame #0")));
+        QVERIFY(message.contains(QStringLiteral("must match the size")));
+        const std::runtime_error oom("CUDA out of memory. Tried to allocate 2.00 GiB\nframe #0: ...");
+        QCOMPARE(daub::userMessage(oom),
+                 QStringLiteral("There was not enough memory for this; try a smaller size."));
+        const daub::ModelError own("The model file is damaged.");
+        QCOMPARE(daub::userMessage(own), QStringLiteral("The model file is damaged."));
     }
 
     void failureIsolation() {
