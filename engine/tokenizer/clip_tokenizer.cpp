@@ -335,8 +335,9 @@ ClipTokenizer ClipTokenizer::from_folder(const std::string& dir,
         t.normalized = normalized[t.content];
     // Flags given on bos_token etc. without an added_tokens_decoder entry.
     for (const auto& [content, flag] : normalized) {
-        if (std::none_of(added.begin(), added.end(),
-                         [&](const ClipAddedToken& t) { return t.content == content; })) {
+        if (std::none_of(added.begin(), added.end(), [&name = content](const ClipAddedToken& t) {
+                return t.content == name;
+            })) {
             if (auto it = vocab.find(content); it != vocab.end())
                 added.push_back({content, it->second, flag});
         }
