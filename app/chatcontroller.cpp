@@ -74,6 +74,7 @@ ChatController::ChatController(AppSettings* settings, InitImageStore* store, Res
     connect(&m_queue, &JobQueue::cancelRequested, this, [this](qint64 id) {
         if (const auto token = m_tokens.value(id))
             token->cancel();
+        m_messages.setCancelling(id);
     });
     connect(&m_queue, &JobQueue::stateChanged, this, [this](qint64 id, JobQueue::State state) {
         if (state == JobQueue::State::Cancelled)

@@ -30,6 +30,8 @@ bool JobQueue::cancel(JobId id) {
     return true;
 }
 
+bool JobQueue::cancelRunning() { return m_running && cancel(*m_running); }
+
 void JobQueue::cancelAll() {
     const QList<JobId> waiting = m_waiting;
     for (JobId id : waiting)

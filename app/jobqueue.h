@@ -45,6 +45,8 @@ public:
     Q_INVOKABLE bool cancel(JobId id);
     /// Cancels every queued job and the running one.
     Q_INVOKABLE void cancelAll();
+    /// Asks the running job to stop (Esc); false when none runs.
+    Q_INVOKABLE bool cancelRunning();
 
     /// The running job ended (only the running job can end).
     bool markDone(JobId id);

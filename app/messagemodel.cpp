@@ -159,6 +159,10 @@ void MessageModel::setProgress(qint64 jobId, int step, int total, double elapsed
         if (!previewSource.isEmpty())
             m.previewSource = previewSource;
         const QString time = formatDuration(elapsedMs);
+        if (m.cancelling) {
+            m.statusText = tr("Cancelling\u2026 (the current step finishes first)");
+            return;
+        }
         switch (phase) {
         case JobPhase::Denoise:
             m.statusText = tr("Step %1/%2 \u00b7 %3").arg(step).arg(total).arg(time);
@@ -195,6 +199,15 @@ void MessageModel::setDone(qint64 jobId, const QString& imageSource, int width, 
         m.statusText = fromCache ? tr("Done \u00b7 from cache \u00b7 %1%2").arg(size, seedText)
                                  : tr("Done in %1 \u00b7 %2%3")
                                        .arg(formatDuration(elapsedMs), size, seedText);
+    });
+}
+
+void MessageModel::setCancelling(qint64 jobId) {
+    updateReply(jobId, [&](Message& m) {
+        if (m.status != Status::Running)
+            return;
+        m.cancelling = true;
+        m.statusText = tr("Cancelling\u2026 (the current step finishes first)");
     });
 }
 

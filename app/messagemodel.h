@@ -76,6 +76,7 @@ public:
         int imageHeight = 0;
         qint64 seed = -1;
         bool fromCache = false;
+        bool cancelling = false;
         QString parameters;
         QString action;
         QDateTime time;
@@ -106,6 +107,8 @@ public:
                      const QString& previewSource, JobPhase phase);
     void setDone(qint64 jobId, const QString& imageSource, int width, int height, qint64 seed,
                  double elapsedMs, bool fromCache, const QString& parameters);
+    /// The running job was asked to stop; it ends at the next step.
+    void setCancelling(qint64 jobId);
     void setFailed(qint64 jobId, const QString& message);
     void setCancelled(qint64 jobId);
 

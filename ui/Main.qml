@@ -46,6 +46,17 @@ ApplicationWindow {
     /// Writes a result to a temporary file for dragging it out.
     function exportForDrag(jobId) { return ChatController.exportForDrag(jobId) }
 
+    // Ctrl+Q quits; Esc stops the running job.
+    Shortcut {
+        sequences: [StandardKey.Quit]
+        onActivated: window.close()
+    }
+    Shortcut {
+        sequence: "Esc"
+        enabled: ChatController.queue.busy
+        onActivated: ChatController.queue.cancelRunning()
+    }
+
     // Ctrl+V anywhere but in a text field (the composer handles its own).
     Shortcut {
         sequences: [StandardKey.Paste]
@@ -113,6 +124,15 @@ ApplicationWindow {
                                   ? qsTr("%n waiting", "", ChatController.queue.waitingCount) : qsTr("Working")
                             color: Theme.mutedText
                             font.pointSize: Qt.application.font.pointSize * Theme.smallFont
+                        }
+                        ToolButton {
+                            objectName: "cancelAllButton"
+                            visible: ChatController.queue.busy || ChatController.queue.waitingCount > 0
+                            icon.source: "qrc:/daub/icons/stop.svg"
+                            icon.color: Theme.mutedText
+                            onClicked: ChatController.queue.cancelAll()
+                            ToolTip.visible: hovered
+                            ToolTip.text: qsTr("Cancel all jobs (Esc stops the running one)")
                         }
                         ToolButton {
                             objectName: "aboutButton"

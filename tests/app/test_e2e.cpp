@@ -270,6 +270,20 @@ private Q_SLOTS:
         QTRY_VERIFY(!dialog->property("visible").toBool());
     }
 
+#ifdef DAUB_FAKE_ENGINE
+    void escStopsTheRunningJob() {
+        // 60 steps of 20 ms: long enough to press Esc while it runs.
+        m_app->settings()->setSteps(60);
+        ChatController* chat = m_app->controller();
+        const qint64 id = chat->send(QStringLiteral("a slow one"));
+        QTRY_VERIFY(chat->messages()->reply(id)->step >= 2);
+        QTest::keyClick(m_app->window(), Qt::Key_Escape);
+        QTRY_COMPARE(chat->messages()->reply(id)->status, MessageModel::Status::Cancelled);
+        QVERIFY(chat->messages()->reply(id)->step < 60);
+        m_app->settings()->setSteps(10);
+    }
+#endif
+
     void darkTheme() {
         m_app->settings()->setTheme(QStringLiteral("dark"));
         QTest::qWait(300);
