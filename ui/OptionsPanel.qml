@@ -368,8 +368,11 @@ Pane {
                             text: root.settings && root.settings.seed >= 0 ? String(root.settings.seed) : ""
                             placeholderText: qsTr("random")
                             validator: RegularExpressionValidator { regularExpression: /[0-9]{0,10}/ }
-                            enabled: root.settings ? root.settings.seedLocked : false
-                            onEditingFinished: if (text !== "") root.settings.seed = Number(text)
+                            // Typing a seed locks it; the dice draws a new one.
+                            onTextEdited: if (text !== "") {
+                                root.settings.seed = Number(text)
+                                root.settings.seedLocked = true
+                            }
                         }
                         ToolButton {
                             objectName: "diceButton"

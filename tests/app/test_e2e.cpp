@@ -284,6 +284,20 @@ private Q_SLOTS:
     }
 #endif
 
+    void typingASeedLocksIt() {
+        m_app->settings()->setSeedLocked(false);
+        QQuickItem* field = item("seedField");
+        QVERIFY(field);
+        QVERIFY(field->isEnabled());
+        QMetaObject::invokeMethod(field, "forceActiveFocus");
+        QMetaObject::invokeMethod(field, "selectAll");
+        for (const char c : QByteArray("4242"))
+            QTest::keyClick(m_app->window(), c);
+        QCOMPARE(m_app->settings()->seed(), 4242);
+        QVERIFY(m_app->settings()->seedLocked());
+        m_app->settings()->setSeedLocked(false);
+    }
+
     void darkTheme() {
         m_app->settings()->setTheme(QStringLiteral("dark"));
         QTest::qWait(300);
