@@ -4,16 +4,37 @@
 #include "core/json.h"
 #include "core/safetensors.h"
 #include "models/vae_tiling.h"
+#include "upscale/device_memory.h"
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <filesystem>
 #include <utility>
 
 namespace daub {
 
 namespace {
+
+/// Peak bytes of a whole VAE pass: kPeakActivations × its largest activation
+/// (the widest level at its resolution: the activation, GroupNorm and SiLU
+/// outputs, convolution buffers, the next layer's input) plus kPassOverhead
+/// (temporary weight layouts, the mid-block attention's chunks). Measured
+/// peaks (libtorch 1.13 CPU, fp32; test_memory's vae_estimates_bound_peaks):
+/// 4.9–7.0 × the largest activation at 1024² (tiny) and 256² (SD-sized), up
+/// to 9–15 × at small sizes where the fixed part dominates.
+constexpr double kPeakActivations = 8.0;
+constexpr uint64_t kPassOverhead = uint64_t{256} << 20;
+/// memory_budget() when the device's free memory is unknown.
+constexpr uint64_t kUnknownBudget = uint64_t{4} << 30;
+/// The smallest tile edge, in latent pixels (256 image pixels).
+constexpr int64_t kMinTile = 32;
+
+uint64_t saturated_bytes(double bytes) {
+    return bytes >= 1.8e19 ? UINT64_MAX : static_cast<uint64_t>(bytes);
+}
 
 /// Presents a WeightSource under today's diffusers names when it uses the
 /// VAE attention names of diffusers < 0.14 (query, key, value, proj_attn;
@@ -111,11 +132,21 @@ VaePosterior AutoencoderKLImpl::split_moments(const at::Tensor& moments) const {
 
 VaePosterior AutoencoderKLImpl::encode(const at::Tensor& image) {
     torch::NoGradGuard no_grad;
+    const int64_t tile = encode_tile_size(image.size(0), image.size(2), image.size(3));
+    if (tile > 0)
+        return encode_tiled(image, tile, tile / 4);
     return split_moments(encode_moments(image));
 }
 
 at::Tensor AutoencoderKLImpl::decode(const at::Tensor& latents) {
     torch::NoGradGuard no_grad;
+    const int64_t tile = decode_tile_size(latents.size(0), latents.size(2), latents.size(3));
+    if (tile > 0)
+        return decode_tiled(latents, tile, tile / 4);
+    return decode_whole(latents);
+}
+
+at::Tensor AutoencoderKLImpl::decode_whole(const at::Tensor& latents) {
     at::Tensor z = latents.to(weight_options()); // [B, latent, h, w]
     if (post_quant_conv)
         z = post_quant_conv(z);
@@ -126,7 +157,7 @@ at::Tensor AutoencoderKLImpl::decode_tiled(const at::Tensor& latents, int64_t ti
                                            int64_t overlap) {
     torch::NoGradGuard no_grad;
     return run_tiled(latents, tile, overlap, downscale_factor(), 1,
-                     [this](const at::Tensor& part) { return decode(part); });
+                     [this](const at::Tensor& part) { return decode_whole(part); });
 }
 
 VaePosterior AutoencoderKLImpl::encode_tiled(const at::Tensor& image, int64_t tile,
@@ -136,6 +167,72 @@ VaePosterior AutoencoderKLImpl::encode_tiled(const at::Tensor& image, int64_t ti
     return split_moments(
         run_tiled(image, tile, overlap, 1, downscale_factor(),
                   [this](const at::Tensor& part) { return encode_moments(part); }));
+}
+
+uint64_t AutoencoderKLImpl::memory_budget() const {
+    if (memory_budget_ > 0)
+        return memory_budget_;
+    const uint64_t available = available_memory(weight_options().device());
+    return available > 0 ? available / 2 : kUnknownBudget;
+}
+
+uint64_t AutoencoderKLImpl::decode_bytes(int64_t batch, int64_t h, int64_t w) const {
+    // Decoder level i has the widths reversed and runs at 2^i × the latent
+    // size; its first resnet takes the previous level's (upsampled) width.
+    const std::vector<int64_t>& widths = config_.block_out_channels;
+    const size_t levels = widths.size();
+    double largest = 0;
+    for (size_t i = 0; i < levels; ++i) {
+        const double channels = static_cast<double>(
+            std::max(widths[levels - 1 - i], widths[levels - 1 - (i > 0 ? i - 1 : 0)]));
+        const double scale = std::ldexp(1.0, static_cast<int>(i));
+        largest = std::max(largest, channels * (h * scale) * (w * scale));
+    }
+    const double item = static_cast<double>(weight_options().dtype().itemsize());
+    return saturated_bytes(kPeakActivations * largest * static_cast<double>(batch) * item +
+                           static_cast<double>(kPassOverhead));
+}
+
+uint64_t AutoencoderKLImpl::encode_bytes(int64_t batch, int64_t h, int64_t w) const {
+    // Encoder level i runs at the image size / 2^i; its first resnet takes
+    // the previous level's width (conv_in's at level 0).
+    const std::vector<int64_t>& widths = config_.block_out_channels;
+    const double f = static_cast<double>(downscale_factor());
+    double largest = 0;
+    for (size_t i = 0; i < widths.size(); ++i) {
+        const double channels = static_cast<double>(std::max(widths[i], widths[i > 0 ? i - 1 : 0]));
+        const double scale = f / std::ldexp(1.0, static_cast<int>(i));
+        largest = std::max(largest, channels * (h * scale) * (w * scale));
+    }
+    const double item = static_cast<double>(weight_options().dtype().itemsize());
+    return saturated_bytes(kPeakActivations * largest * static_cast<double>(batch) * item +
+                           static_cast<double>(kPassOverhead));
+}
+
+int64_t AutoencoderKLImpl::fitting_tile(int64_t batch, int64_t h, int64_t w, bool encoder) const {
+    auto bytes = [&](int64_t th, int64_t tw) {
+        return encoder ? encode_bytes(batch, th, tw) : decode_bytes(batch, th, tw);
+    };
+    const uint64_t budget = memory_budget();
+    if (bytes(h, w) <= budget)
+        return 0;
+    const int64_t side = std::max(h, w);
+    int64_t tile = (side - 1) / 8 * 8; // smaller than the image, so it is cut
+    while (tile > kMinTile && bytes(std::min(tile, h), std::min(tile, w)) > budget)
+        tile -= 8;
+    tile = std::max(tile, kMinTile);
+    return tile < side ? tile : 0;
+}
+
+int64_t AutoencoderKLImpl::decode_tile_size(int64_t batch, int64_t h, int64_t w) const {
+    return fitting_tile(batch, h, w, /*encoder=*/false);
+}
+
+int64_t AutoencoderKLImpl::encode_tile_size(int64_t batch, int64_t height, int64_t width) const {
+    const int64_t f = downscale_factor();
+    if (height % f != 0 || width % f != 0)
+        return 0;
+    return fitting_tile(batch, height / f, width / f, /*encoder=*/true) * f;
 }
 
 size_t load_vae_weights(AutoencoderKLImpl& module, const WeightSource& source,

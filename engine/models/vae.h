@@ -11,6 +11,12 @@
 // Keys: encoder.*, quant_conv.*, post_quant_conv.*, decoder.* as diffusers
 // stores them. Inputs are converted to the weights' dtype and device; the
 // SDXL VAE (force_upcast) should be loaded in fp32.
+//
+// Memory: decode() and encode() estimate the memory a whole pass needs (a
+// measured multiple of its largest activation) and, above the budget (half
+// the free memory of the weights' device), run in overlapping tiles of the
+// largest size that fits (decode_tiled / encode_tiled: an approximation, so
+// only where the whole would not fit).
 #pragma once
 
 #include "core/weights.h"
@@ -21,6 +27,7 @@
 #include <torch/nn/module.h>
 #include "core/layers.h"
 
+#include <cstdint>
 #include <string>
 
 namespace daub {
@@ -39,9 +46,11 @@ public:
 
     /// image [B, in_channels, H, W] in [-1, 1] -> posterior over
     /// [B, latent_channels, ceil(H/f), ceil(W/f)] (f = downscale_factor()).
+    /// In tiles of encode_tile_size() when that is not 0.
     VaePosterior encode(const at::Tensor& image);
     /// Unscaled latents [B, latent_channels, h, w] -> image [B, out_channels,
-    /// h·f, w·f], about [-1, 1].
+    /// h·f, w·f], about [-1, 1]. In tiles of decode_tile_size() when that is
+    /// not 0.
     at::Tensor decode(const at::Tensor& latents);
 
     /// decode() on overlapping tiles of `tile` latent pixels sharing
@@ -52,6 +61,22 @@ public:
     /// encode() on overlapping tiles of `tile` image pixels sharing
     /// `overlap` (both multiples of f, as H and W must be), blended linearly.
     VaePosterior encode_tiled(const at::Tensor& image, int64_t tile = 512, int64_t overlap = 128);
+
+    /// Bytes a decode or encode may use: `bytes`, or 0 (the default) for half
+    /// the free memory of the weights' device (4 GiB when unknown).
+    void set_memory_budget(uint64_t bytes) { memory_budget_ = bytes; }
+    uint64_t memory_budget() const;
+    /// Estimated peak bytes of decode() or encode() in one piece, for
+    /// latents of h×w (images of h·f × w·f), `batch` items.
+    uint64_t decode_bytes(int64_t batch, int64_t h, int64_t w) const;
+    uint64_t encode_bytes(int64_t batch, int64_t h, int64_t w) const;
+    /// The tile edge decode() uses for [batch, ·, h, w] latents, in latent
+    /// pixels (overlap tile / 4): 0 when the whole fits memory_budget().
+    int64_t decode_tile_size(int64_t batch, int64_t h, int64_t w) const;
+    /// The tile edge encode() uses for [batch, ·, H, W] images, in image
+    /// pixels (a multiple of 4·f; overlap tile / 4): 0 when the whole fits
+    /// memory_budget() or H or W is not a multiple of f.
+    int64_t encode_tile_size(int64_t batch, int64_t height, int64_t width) const;
 
     const VaeConfig& config() const { return config_; }
     double scaling_factor() const { return config_.scaling_factor; }
@@ -66,8 +91,14 @@ public:
 private:
     at::Tensor encode_moments(const at::Tensor& image); // [B, 2 × latent, h, w]
     VaePosterior split_moments(const at::Tensor& moments) const;
+    at::Tensor decode_whole(const at::Tensor& latents);
+    /// The largest tile edge (latent pixels, a multiple of 8, at least 32)
+    /// whose encoder or decoder pass fits memory_budget(); 0 when the whole
+    /// h×w latents fit.
+    int64_t fitting_tile(int64_t batch, int64_t h, int64_t w, bool encoder) const;
 
     VaeConfig config_;
+    uint64_t memory_budget_ = 0;
     VaeEncoder encoder{nullptr};
     VaeDecoder decoder{nullptr};
     nn::Conv2d quant_conv{nullptr}, post_quant_conv{nullptr};

@@ -8,8 +8,10 @@ namespace daub {
 
 namespace {
 
-/// Queries per attention call: bounds the [N, N] score matrix of the plain
-/// (libtorch 1.13 / math) path to 4096 × N elements at large image sizes.
+/// Queries per attention call: bounds the [N, N] score matrix of a math
+/// fallback of libtorch >= 2's fused attention to 4096 × N elements at large
+/// image sizes (on 1.13, scaled_dot_product_attention chunks each part
+/// further to its memory budget).
 constexpr int64_t kQueryChunk = 4096;
 
 } // namespace
