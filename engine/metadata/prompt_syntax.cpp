@@ -21,6 +21,10 @@ constexpr double kSquareMultiplier = 1 / 1.1; // [text], divided in double as Py
 constexpr std::size_t kMaxPromptBytes = std::size_t{1} << 20;
 constexpr std::size_t kMaxBracketDepth = 256;
 
+/// True when `c` is one of `set`. (Not strchr: it finds '\0', the end of
+/// its string, so a NUL in a prompt stopped the text scan from advancing.)
+bool is_one_of(char c, std::string_view set) { return set.find(c) != std::string_view::npos; }
+
 /// One code point decoded from UTF-8 at `pos`, and its length in bytes; a
 /// byte that starts no valid sequence is U+FFFD of length 1.
 std::pair<char32_t, std::size_t> decode_at(std::string_view s, std::size_t pos) {
@@ -313,7 +317,7 @@ std::vector<PromptWeight> parse_prompt_attention(std::string_view text) {
         const char c = text[i];
         if (c == '\\') {
             // \( \) \[ \] \\ give the character; a lone backslash gives "".
-            if (i + 1 < n && std::strchr("()[]\\", text[i + 1]) != nullptr) {
+            if (i + 1 < n && is_one_of(text[i + 1], "()[]\\")) {
                 res.emplace_back(std::string(1, text[i + 1]), 1.0);
                 i += 2;
             } else {
@@ -349,7 +353,7 @@ std::vector<PromptWeight> parse_prompt_attention(std::string_view text) {
             ++i;
         } else {
             std::size_t j = i;
-            while (j < n && std::strchr("\\()[]:", text[j]) == nullptr)
+            while (j < n && !is_one_of(text[j], "\\()[]:"))
                 ++j;
             append_text(text.substr(i, j - i));
             i = j;
