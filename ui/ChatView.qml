@@ -19,6 +19,8 @@ ListView {
     signal parametersRequested(int jobId)
     signal upscaleRequested(int jobId)
     signal refineRequested(int jobId)
+    signal saveAsRequested(int jobId)
+    signal viewRequested(int jobId, string source, int width, int height)
     signal useParameters(string parameters)
 
     /// True while the view shows the newest message.
@@ -79,6 +81,8 @@ ListView {
                 onParametersRequested: (id) => root.parametersRequested(id)
                 onUpscaleRequested: (id) => root.upscaleRequested(id)
                 onRefineRequested: (id) => root.refineRequested(id)
+                onSaveAsRequested: (id) => root.saveAsRequested(id)
+                onViewRequested: (id) => root.viewRequested(id, imageSource, imageWidth, imageHeight)
             }
         }
         Component {

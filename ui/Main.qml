@@ -182,6 +182,11 @@ ApplicationWindow {
                         onRerunRequested: (id) => ChatController.rerun(id)
                         onUpscaleRequested: (id) => ChatController.upscaleResult(id)
                         onRefineRequested: (id) => ChatController.refineResult(id)
+                        onSaveAsRequested: (id) => {
+                            saveAsDialog.jobId = id
+                            saveAsDialog.open()
+                        }
+                        onViewRequested: (id, source, w, h) => viewer.show(source, w, h)
                         onParametersRequested: (id) => {
                             parametersDialog.parameters = ChatController.parametersOf(id)
                             parametersDialog.open()
@@ -318,6 +323,23 @@ ApplicationWindow {
     }
     ParametersDialog {
         id: parametersDialog
+    }
+    FileDialog {
+        id: saveAsDialog
+        property int jobId: -1
+        title: qsTr("Save the image as")
+        fileMode: FileDialog.SaveFile
+        defaultSuffix: "png"
+        nameFilters: [qsTr("PNG images (*.png)")]
+        currentFolder: "file://" + AppSettings.saveFolder
+        onAccepted: {
+            if (ChatController.saveResultAs(jobId, selectedFile))
+                toast.show(qsTr("Saved"))
+        }
+    }
+    ImageViewer {
+        id: viewer
+        objectName: "imageViewer"
     }
     AboutDialog {
         id: aboutDialog

@@ -540,6 +540,14 @@ Pane {
                             color: Theme.text
                         }
                         ToolButton {
+                            objectName: "openSaveFolder"
+                            icon.source: "qrc:/daub/icons/image.svg"
+                            icon.color: Theme.mutedText
+                            onClicked: Qt.openUrlExternally("file://" + root.settings.saveFolder)
+                            ToolTip.visible: hovered
+                            ToolTip.text: qsTr("Open the save folder")
+                        }
+                        ToolButton {
                             icon.source: "qrc:/daub/icons/folder.svg"
                             icon.color: Theme.mutedText
                             onClicked: root.pickSaveFolder()

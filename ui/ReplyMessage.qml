@@ -33,6 +33,9 @@ Item {
     signal parametersRequested(int jobId)
     signal upscaleRequested(int jobId)
     signal refineRequested(int jobId)
+    signal saveAsRequested(int jobId)
+    /// Double-click on the image: show it at full size.
+    signal viewRequested(int jobId)
 
     readonly property bool waiting: status === MessageModel.Queued || status === MessageModel.WaitingForModel
     readonly property bool running: status === MessageModel.Running
@@ -173,7 +176,7 @@ Item {
                         }
                         onReleased: resultImage.Drag.active = false
                         drag.onActiveChanged: if (drag.active && resultImage.dragUrl !== "") resultImage.Drag.active = true
-                        onDoubleClicked: root.parametersRequested(root.jobId)
+                        onDoubleClicked: root.viewRequested(root.jobId)
                     }
                     ToolTip.visible: false
                 }
@@ -197,6 +200,7 @@ Item {
                 Repeater {
                     model: [
                         { key: "save", label: qsTr("Save"), icon: "save", tip: qsTr("Save as PNG in the save folder") },
+                        { key: "saveAs", label: qsTr("Save as\u2026"), icon: "save", tip: qsTr("Choose where to save the PNG") },
                         { key: "copy", label: qsTr("Copy"), icon: "copy", tip: qsTr("Copy the image") },
                         { key: "init", label: qsTr("Use as init"), icon: "use-as-init", tip: qsTr("Start the next image from this one") },
                         { key: "rerun", label: qsTr("Re-run"), icon: "rerun", tip: qsTr("Run again with the same seed") },
@@ -219,6 +223,7 @@ Item {
                         onClicked: {
                             switch (modelData.key) {
                             case "save": root.saveRequested(root.jobId); break
+                            case "saveAs": root.saveAsRequested(root.jobId); break
                             case "copy": root.copyRequested(root.jobId); break
                             case "init": root.useAsInitRequested(root.jobId); break
                             case "rerun": root.rerunRequested(root.jobId); break

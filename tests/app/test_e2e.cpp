@@ -47,6 +47,27 @@ private:
                 return found;
         return nullptr;
     }
+    static void findAll(QQuickItem* root, const QString& name, QList<QQuickItem*>& out) {
+        if (root->objectName() == name)
+            out << root;
+        for (QQuickItem* child : root->childItems())
+            findAll(child, name, out);
+    }
+    /// The item called `name` that shows on screen (delegates scrolled out
+    /// of the chat exist too), the last one in the tree.
+    QQuickItem* visibleItem(const char* name) {
+        QList<QQuickItem*> all;
+        findAll(m_app->window()->contentItem(), QString::fromLatin1(name), all);
+        const QRectF window(QPointF(0, 0), QSizeF(m_app->window()->size()));
+        QQuickItem* found = nullptr;
+        for (QQuickItem* candidate : all) {
+            const QPointF centre = candidate->mapToScene(
+                QPointF(candidate->width() / 2, candidate->height() / 2));
+            if (candidate->isVisible() && window.contains(centre))
+                found = candidate;
+        }
+        return found;
+    }
     QQuickItem* item(const char* name) {
         QQuickItem* found = find(m_app->window()->contentItem(), QString::fromLatin1(name));
         if (!found)
@@ -251,6 +272,28 @@ private Q_SLOTS:
         QCOMPARE(QSize(p->width, p->height), QSize(64, 64)); // the first pass
         QCOMPARE(p->upscale, 2);
         m_app->settings()->setSuperResolution(false);
+    }
+
+    void doubleClickShowsTheImageAtFullSize() {
+        QQuickItem* image = visibleItem("resultImage");
+        QVERIFY(image);
+        const QPoint at = image->mapToScene(QPointF(image->width() / 2, image->height() / 2)).toPoint();
+        QTest::mouseDClick(m_app->window(), Qt::LeftButton, Qt::NoModifier, at);
+        QObject* viewer = m_app->window()->findChild<QObject*>(QStringLiteral("imageViewer"));
+        QVERIFY(viewer);
+        QTRY_VERIFY(viewer->property("opened").toBool());
+        QVERIFY(viewer->property("imageWidth").toInt() > 0);
+        // Small results open at 100 %; the buttons and the wheel zoom.
+        QCOMPARE(viewer->property("zoom").toDouble(), 1.0);
+        QMetaObject::invokeMethod(viewer, "setZoom", Q_ARG(QVariant, 4.0));
+        QCOMPARE(viewer->property("zoom").toDouble(), 4.0);
+        QMetaObject::invokeMethod(viewer, "setZoom", Q_ARG(QVariant, 100.0));
+        QCOMPARE(viewer->property("zoom").toDouble(), 8.0); // bounded
+        QMetaObject::invokeMethod(viewer, "setZoom", Q_ARG(QVariant, 2.0));
+        QTest::qWait(200);
+        saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "viewer.png"));
+        QTest::keyClick(m_app->window(), Qt::Key_Escape);
+        QTRY_VERIFY(!viewer->property("visible").toBool());
     }
 
     void aboutShowsTheClipLicence() {
