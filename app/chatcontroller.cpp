@@ -4,6 +4,8 @@
 #include "imageproviders.h"
 #include "samplers.h"
 
+#include "metadata/img2img_steps.h"
+
 #include <QClipboard>
 #include <QCoro/QCoroFuture>
 #include <QCoro/QCoroSignal>
@@ -135,8 +137,7 @@ void ChatController::setModelPlaces(QList<ModelFinder::Place> places,
 // ---- sending ---------------------------------------------------------------
 
 int ChatController::stepsToRun(int steps, double strength) const {
-    // As the engine does: int(steps × strength), at least one step.
-    return std::max(1, int(float(steps) * float(strength)));
+    return img2img_steps(steps, strength); // the engine's own count
 }
 
 QVariantMap ChatController::tokenCount(const QString& prompt) const {

@@ -151,7 +151,7 @@ public:
     /// job id, or -1 (and a notice in the chat) when nothing can run.
     Q_INVOKABLE qint64 send(const QString& prompt, const QString& negativePrompt = {});
     Q_INVOKABLE bool cancel(qint64 jobId);
-    /// Steps an img2img job runs: max(1, int(steps × strength)).
+    /// Steps an img2img job runs: the engine's img2img_steps().
     Q_INVOKABLE int stepsToRun(int steps, double strength) const;
     /// The prompt's tokens as A1111's counter shows them: {tokens, limit,
     /// error} ("42/75", then "90/150"); error is a sentence when the prompt

@@ -232,8 +232,7 @@ Pane {
                     hasInitImage: root.chat ? root.chat.hasInitImage : false
                     value: root.settings ? root.settings.strength : 0.75
                     steps: root.settings ? root.settings.steps : 20
-                    stepsToRun: root.chat && root.chat.stepsToRun
-                        ? root.chat.stepsToRun(steps, value) : Math.max(1, Math.floor(steps * value + 1e-6))
+                    stepsToRun: root.chat && root.chat.stepsToRun ? root.chat.stepsToRun(steps, value) : -1
                     onMoved: (v) => root.settings.strength = v
                 }
                 Rectangle {

@@ -12,8 +12,9 @@ ColumnLayout {
     property real value: 0.75
     /// The steps the options ask for.
     property int steps: 20
-    /// The steps that will run; the app binds ChatController.stepsToRun().
-    property int stepsToRun: Math.max(1, Math.floor(steps * value + 1e-6))
+    /// The steps that will run: the app binds ChatController.stepsToRun()
+    /// (the engine's own count); -1 (unknown) hides the line.
+    property int stepsToRun: -1
     /// Whether an init image is set; the slider only shows then.
     property bool hasInitImage: false
 
@@ -78,6 +79,7 @@ ColumnLayout {
         id: stepsLabel
         objectName: "stepsLabel"
         Layout.fillWidth: true
+        visible: root.stepsToRun >= 0
         text: qsTr("Runs %1 of %2 steps").arg(root.stepsToRun).arg(root.steps)
         color: Theme.mutedText
         font.pointSize: Qt.application.font.pointSize * Theme.smallFont

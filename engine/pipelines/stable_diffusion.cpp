@@ -5,6 +5,7 @@
 
 #include "core/errors.h"
 #include "core/image_tensor.h"
+#include "metadata/img2img_steps.h"
 #include "pipelines/prompt_chunks.h"
 #include "pipelines/prompt_encoder.h"
 #include "schedulers/scheduler.h"
@@ -205,10 +206,7 @@ int Img2Img::kept_steps(int steps, float strength) {
     if (!(strength >= 0.01f && strength <= 1.0f))
         throw RequestError("Denoise strength must be between 0.01 and 1 (got " +
                            std::to_string(strength) + ").");
-    // Python's int(steps * strength) on the decimal the user typed.
-    const double s = std::round(static_cast<double>(strength) * 1e6) / 1e6;
-    const int kept = static_cast<int>(std::floor(steps * s));
-    return std::clamp(kept, 1, steps);
+    return img2img_steps(steps, strength);
 }
 
 GenerationResult Img2Img::run(const ResolvedRequest& r, NoiseSource& noise,

@@ -11,6 +11,8 @@
 #include "pngmetadata.h"
 #include "testsupport.h"
 
+#include "metadata/img2img_steps.h"
+
 #include <QBuffer>
 #include <QElapsedTimer>
 #include <QTcpServer>
@@ -236,6 +238,10 @@ private Q_SLOTS:
         QCOMPARE(rig.controller.initImageWidth(), 64);
         QVERIFY(rig.controller.initImageSource().startsWith(QStringLiteral("image://init/")));
         QCOMPARE(rig.controller.stepsToRun(10, 0.6), 6);
+        // The engine's own count, also where float arithmetic would say 57.
+        QCOMPARE(rig.controller.stepsToRun(100, 0.57), 56);
+        QCOMPARE(rig.controller.stepsToRun(100, 0.57), daub::img2img_steps(100, 0.57f));
+        QCOMPARE(rig.controller.stepsToRun(10, 0.01), 1);
 
         const qint64 id = rig.controller.send(QStringLiteral("a fox"));
         QVERIFY(rig.waitUntilEnded(id));

@@ -165,6 +165,7 @@ private Q_SLOTS:
         QCOMPARE(Img2Img::kept_steps(10, 1.0f), 10);
         QCOMPARE(Img2Img::kept_steps(10, 0.01f), 1); // at least one step
         QCOMPARE(Img2Img::kept_steps(15, 0.75f), 11);
+        QCOMPARE(Img2Img::kept_steps(100, 0.57f), 56); // Python: int(100 * 0.57) == 56
         QVERIFY_THROWS_EXCEPTION(RequestError, Img2Img::kept_steps(10, 0.0f));
         QVERIFY_THROWS_EXCEPTION(RequestError, Img2Img::kept_steps(10, 1.5f));
     }
