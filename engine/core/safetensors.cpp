@@ -10,7 +10,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -94,32 +93,31 @@ SafeTensorsFile::SafeTensorsFile(std::string path) : path_(std::move(path)) {
         fd_ = -1;
         throw ModelError(path_ + ": not a regular file.");
     }
-    map_size_ = static_cast<size_t>(st.st_size);
+    const uint64_t file_size = static_cast<uint64_t>(st.st_size);
     try {
-        if (map_size_ < 8)
-            fail(path_, "file is too short to be safetensors (" + std::to_string(map_size_) +
+        if (file_size < 8)
+            fail(path_, "file is too short to be safetensors (" + std::to_string(file_size) +
                             " bytes, truncated?).");
-        void* p = ::mmap(nullptr, map_size_, PROT_READ, MAP_PRIVATE, fd_, 0);
-        if (p == MAP_FAILED)
-            throw ModelError(path_ + ": cannot map the file (" + std::strerror(errno) + ").");
-        map_ = static_cast<const uint8_t*>(p);
-
+        uint8_t length_bytes[8];
+        read_file_bytes(fd_, 0, length_bytes, 8, path_);
         uint64_t header_len = 0;
         for (int i = 7; i >= 0; --i)
-            header_len = (header_len << 8) | map_[i];
+            header_len = (header_len << 8) | length_bytes[i];
         if (header_len > kMaxHeaderBytes)
             fail(path_, "header length " + std::to_string(header_len) +
                             " is over the 100 MB limit (not a safetensors file?).");
-        if (header_len > map_size_ - 8)
+        if (header_len > file_size - 8)
             fail(path_, "header length " + std::to_string(header_len) +
-                            " runs past the end of the file (" + std::to_string(map_size_) +
+                            " runs past the end of the file (" + std::to_string(file_size) +
                             " bytes; truncated?).");
-        data_ = map_ + 8 + header_len;
-        const uint64_t data_size = map_size_ - 8 - header_len;
+        data_offset_ = 8 + header_len;
+        const uint64_t data_size = file_size - 8 - header_len;
+        std::string header_text(static_cast<size_t>(header_len), '\0');
+        read_file_bytes(fd_, 8, header_text.data(), header_text.size(), path_);
 
         nlohmann::json header;
         try {
-            header = nlohmann::json::parse(map_ + 8, map_ + 8 + header_len);
+            header = nlohmann::json::parse(header_text);
         } catch (const nlohmann::json::exception& e) {
             fail(path_, std::string("header is not valid JSON (") + e.what() + ").");
         }
@@ -198,18 +196,13 @@ SafeTensorsFile::SafeTensorsFile(std::string path) : path_(std::move(path)) {
                                 "' overlap in the file.");
         }
     } catch (...) {
-        if (map_)
-            ::munmap(const_cast<uint8_t*>(map_), map_size_);
         ::close(fd_);
-        map_ = nullptr;
         fd_ = -1;
         throw;
     }
 }
 
 SafeTensorsFile::~SafeTensorsFile() {
-    if (map_)
-        ::munmap(const_cast<uint8_t*>(map_), map_size_);
     if (fd_ >= 0)
         ::close(fd_);
 }
@@ -247,30 +240,41 @@ at::Tensor SafeTensorsFile::load(const std::string& key, at::ScalarType dtype,
                                  at::Device device) const {
     const StTensorEntry& e = entry(key);
     const at::ScalarType stored = to_scalar_type(e.dtype);
-    // Copy the bytes once into memory torch owns (aligned), then convert.
+    // Read the bytes once into memory torch owns (aligned), then convert:
+    // read, not mapped, so a file that shrinks is a short read (ModelError),
+    // never SIGBUS, and no page of the file is counted in the process's memory.
     at::Tensor host = at::empty(e.shape, at::TensorOptions().dtype(stored));
     if (e.end > e.begin)
-        std::memcpy(host.data_ptr(), data_ + e.begin, e.end - e.begin);
+        read_file_bytes(fd_, data_offset_ + e.begin, host.data_ptr(),
+                        static_cast<size_t>(e.end - e.begin), path_);
     if (stored == dtype && device.is_cpu())
         return host;
     return host.to(at::TensorOptions().dtype(dtype).device(device));
 }
 
-void write_safetensors(const std::string& path, const std::map<std::string, at::Tensor>& tensors,
+void write_safetensors(const std::string& path, const std::vector<StTensorSpec>& specs,
+                       const std::function<at::Tensor(size_t index)>& produce,
                        const std::map<std::string, std::string>& metadata) {
     nlohmann::json header = nlohmann::json::object();
     if (!metadata.empty())
         header["__metadata__"] = metadata;
-    std::vector<at::Tensor> blobs;
+    std::vector<uint64_t> sizes;
+    sizes.reserve(specs.size());
     uint64_t offset = 0;
-    for (const auto& [key, t] : tensors) {
-        at::Tensor c = t.detach().to(at::kCPU).contiguous();
-        const uint64_t bytes = c.numel() * c.element_size();
-        header[key] = {{"dtype", dtype_name(c.scalar_type())},
-                       {"shape", c.sizes().vec()},
-                       {"data_offsets", {offset, offset + bytes}}};
+    for (const auto& spec : specs) {
+        if (spec.key == "__metadata__" || header.contains(spec.key))
+            throw Error("Cannot write " + path + ": the tensor name '" + spec.key +
+                        "' is reserved or given twice.");
+        uint64_t bytes = c10::elementSize(spec.dtype);
+        for (const int64_t d : spec.shape)
+            if (d < 0 || __builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes))
+                throw Error("Cannot write " + path + ": tensor '" + spec.key +
+                            "' has an invalid shape " + shape_to_string(spec.shape) + ".");
+        header[spec.key] = {{"dtype", dtype_name(spec.dtype)},
+                            {"shape", spec.shape},
+                            {"data_offsets", {offset, offset + bytes}}};
         offset += bytes;
-        blobs.push_back(c);
+        sizes.push_back(bytes);
     }
     std::string text = header.dump();
     while ((text.size() + 8) % 8 != 0)
@@ -284,12 +288,34 @@ void write_safetensors(const std::string& path, const std::map<std::string, at::
         len[i] = static_cast<char>((n >> (8 * i)) & 0xff);
     out.write(len, 8);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (const auto& c : blobs)
+    for (size_t i = 0; i < specs.size(); ++i) {
+        // One tensor in memory at a time (besides what the caller keeps).
+        const at::Tensor c = produce(i).detach().to(at::kCPU).contiguous();
+        if (c.scalar_type() != specs[i].dtype || c.sizes().vec() != specs[i].shape)
+            throw Error("Cannot write " + path + ": tensor '" + specs[i].key + "' is " +
+                        c10::toString(c.scalar_type()) + " " + shape_to_string(c.sizes().vec()) +
+                        ", not the " + c10::toString(specs[i].dtype) + " " +
+                        shape_to_string(specs[i].shape) + " its header entry says.");
         out.write(static_cast<const char*>(c.data_ptr()),
-                  static_cast<std::streamsize>(c.numel() * c.element_size()));
+                  static_cast<std::streamsize>(sizes[i]));
+        if (!out)
+            break;
+    }
     out.close(); // flushes: a full disk shows here, not in the destructor
     if (!out)
         throw Error("Cannot write " + path + " (disk full?).");
+}
+
+void write_safetensors(const std::string& path, const std::map<std::string, at::Tensor>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+    std::vector<StTensorSpec> specs;
+    std::vector<const at::Tensor*> values;
+    for (const auto& [key, t] : tensors) {
+        specs.push_back({key, t.scalar_type(), t.sizes().vec()});
+        values.push_back(&t);
+    }
+    write_safetensors(
+        path, specs, [&](size_t i) { return *values[i]; }, metadata);
 }
 
 } // namespace daub

@@ -1,6 +1,12 @@
-// Memory-mapped, bounds-checked reader for the safetensors format
+// Bounds-checked reader for the safetensors format
 // (https://github.com/huggingface/safetensors): an 8-byte little-endian
 // header length, a JSON header, then the tensor bytes.
+//
+// The file is read (pread), not memory-mapped: each tensor's bytes go once
+// into memory the tensor owns, so none of the file's pages count in the
+// process's resident memory, and a file that is truncated or replaced on
+// disk while (or after) it is read gives a ModelError naming it, never a
+// SIGBUS.
 //
 // Opening validates the whole header before any tensor is touched: the
 // header length against the file and a 100 MB limit, every entry's dtype,
@@ -12,6 +18,7 @@
 #include "core/weights.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -31,7 +38,7 @@ struct StTensorEntry {
 
 class SafeTensorsFile final : public WeightSource {
 public:
-    /// Maps and validates `path`. Throws FormatError / ModelError.
+    /// Opens `path` and validates its header. Throws FormatError / ModelError.
     explicit SafeTensorsFile(std::string path);
     ~SafeTensorsFile() override;
     SafeTensorsFile(const SafeTensorsFile&) = delete;
@@ -58,9 +65,7 @@ public:
 private:
     std::string path_;
     int fd_ = -1;
-    const uint8_t* map_ = nullptr;
-    size_t map_size_ = 0;
-    const uint8_t* data_ = nullptr; ///< start of the data section
+    uint64_t data_offset_ = 0; ///< where the data section starts in the file
     std::map<std::string, StTensorEntry> entries_;
     std::map<std::string, std::string> metadata_;
 };
@@ -68,6 +73,23 @@ private:
 /// Writes tensors (any device, contiguous copies are made) as a safetensors
 /// file; used by tools and tests. Keys are written sorted.
 void write_safetensors(const std::string& path, const std::map<std::string, at::Tensor>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+/// One tensor of a file written by the streaming write_safetensors.
+struct StTensorSpec {
+    std::string key;
+    at::ScalarType dtype;
+    std::vector<int64_t> shape;
+};
+
+/// Writes a safetensors file one tensor at a time, in the order of `specs`:
+/// the header comes from the specs, then `produce(i)` is called for each
+/// tensor in turn and its bytes are written before the next is asked for,
+/// so a file larger than the memory can be written. Each produced tensor
+/// must have its spec's dtype and shape (else Error, as for duplicate keys
+/// and write failures).
+void write_safetensors(const std::string& path, const std::vector<StTensorSpec>& specs,
+                       const std::function<at::Tensor(size_t index)>& produce,
                        const std::map<std::string, std::string>& metadata = {});
 
 } // namespace daub

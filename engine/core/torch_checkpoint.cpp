@@ -1,17 +1,18 @@
-// TorchCheckpointFile: a mapped torch.save zip checkpoint as a WeightSource
+// TorchCheckpointFile: a torch.save zip checkpoint as a WeightSource
 // (see torch_checkpoint.h).
 #include "core/torch_checkpoint.h"
 
 #include "core/errors.h"
+#include "core/guarded_mapping.h"
 #include "core/zip_archive.h"
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,29 +54,28 @@ TorchCheckpointFile::TorchCheckpointFile(std::string path) : path_(std::move(pat
         fd_ = -1;
         throw ModelError(path_ + ": not a regular file.");
     }
-    map_size_ = static_cast<size_t>(st.st_size);
     try {
-        if (map_size_ > 0) {
-            void* p = ::mmap(nullptr, map_size_, PROT_READ, MAP_PRIVATE, fd_, 0);
-            if (p == MAP_FAILED)
-                throw ModelError(path_ + ": cannot map the file (" + std::strerror(errno) + ").");
-            map_ = static_cast<const uint8_t*>(p);
+        // The zip directory and the pickle are read through a mapping that
+        // is dropped once they are parsed; a file that shrinks meanwhile
+        // reads as zeros there (no SIGBUS), and whatever that gave is
+        // replaced by the ModelError saying the file changed.
+        const GuardedMapping map(fd_, static_cast<size_t>(st.st_size), path_);
+        try {
+            archive_ =
+                read_torch_archive(map.bytes(), std::filesystem::path(path_).filename().string());
+        } catch (const std::exception&) {
+            map.throw_if_shrunk();
+            throw;
         }
-        archive_ = read_torch_archive(std::span<const uint8_t>(map_, map_size_),
-                                      std::filesystem::path(path_).filename().string());
+        map.throw_if_shrunk();
     } catch (...) {
-        if (map_)
-            ::munmap(const_cast<uint8_t*>(map_), map_size_);
         ::close(fd_);
-        map_ = nullptr;
         fd_ = -1;
         throw;
     }
 }
 
 TorchCheckpointFile::~TorchCheckpointFile() {
-    if (map_)
-        ::munmap(const_cast<uint8_t*>(map_), map_size_);
     if (fd_ >= 0)
         ::close(fd_);
 }
@@ -107,19 +107,36 @@ at::ScalarType TorchCheckpointFile::stored_dtype(const std::string& key) const {
     return to_scalar_type(entry(key).dtype);
 }
 
-void TorchCheckpointFile::verify_storage(const std::string& key,
-                                         const TorchStorageData& storage) const {
-    {
-        std::lock_guard<std::mutex> lock(verified_mutex_);
-        if (verified_.count(key))
-            return;
-    }
-    const uint32_t crc = crc32(std::span<const uint8_t>(map_ + storage.offset, storage.size));
+bool TorchCheckpointFile::storage_verified(const std::string& key) const {
+    std::lock_guard<std::mutex> lock(verified_mutex_);
+    return verified_.count(key) != 0;
+}
+
+void TorchCheckpointFile::check_storage_crc(const std::string& key, const TorchStorageData& storage,
+                                            uint32_t crc) const {
     if (crc != storage.crc32)
         throw ModelError(path_ + " is damaged: the checksum of storage '" + key +
                          "' does not match (re-download the file).");
     std::lock_guard<std::mutex> lock(verified_mutex_);
     verified_.insert(key);
+}
+
+void TorchCheckpointFile::verify_storage(const std::string& key,
+                                         const TorchStorageData& storage) const {
+    if (storage_verified(key))
+        return;
+    // Read in pieces: a storage that a tensor only partly covers is checked
+    // without holding all of it.
+    constexpr uint64_t kPiece = uint64_t{4} << 20;
+    std::vector<uint8_t> piece(static_cast<size_t>(std::min(storage.size, kPiece)));
+    uint32_t crc = 0;
+    for (uint64_t done = 0; done < storage.size;) {
+        const size_t n = static_cast<size_t>(std::min(storage.size - done, kPiece));
+        read_file_bytes(fd_, storage.offset + done, piece.data(), n, path_);
+        crc = crc32(std::span<const uint8_t>(piece.data(), n), crc);
+        done += n;
+    }
+    check_storage_crc(key, storage, crc);
 }
 
 at::Tensor TorchCheckpointFile::load(const std::string& key) const {
@@ -133,7 +150,6 @@ at::Tensor TorchCheckpointFile::load(const std::string& key, at::ScalarType dtyp
     const at::ScalarType stored = to_scalar_type(t.dtype);
     at::Tensor host = at::empty(t.shape, at::TensorOptions().dtype(stored));
     if (host.numel() > 0) {
-        verify_storage(t.storage_key, s);
         // Checked when the file was opened: offset + sum((size - 1) * stride)
         // lies inside the storage.
         const size_t element = torch_dtype_size(t.dtype);
@@ -146,15 +162,28 @@ at::Tensor TorchCheckpointFile::load(const std::string& key, at::ScalarType dtyp
                 contiguous = false;
             expected *= t.shape[k];
         }
-        const uint8_t* first = map_ + s.offset + static_cast<size_t>(t.storage_offset) * element;
-        if (contiguous) {
-            std::memcpy(host.data_ptr(), first, static_cast<size_t>(host.numel()) * element);
+        // Read, not mapped: a file that shrank is a short read (ModelError).
+        const uint64_t first = s.offset + static_cast<uint64_t>(t.storage_offset) * element;
+        const size_t bytes = static_cast<size_t>(host.numel()) * element;
+        if (contiguous && t.storage_offset == 0 && bytes == s.size) {
+            // The whole storage: read once, checked as it is.
+            read_file_bytes(fd_, first, host.data_ptr(), bytes, path_);
+            if (!storage_verified(t.storage_key))
+                check_storage_crc(t.storage_key, s,
+                                  crc32(std::span<const uint8_t>(
+                                      static_cast<const uint8_t*>(host.data_ptr()), bytes)));
         } else {
-            // Copy the span the view reaches into aligned memory, then gather.
-            const int64_t reach = last - t.storage_offset + 1;
-            at::Tensor raw = at::empty({reach}, at::TensorOptions().dtype(stored));
-            std::memcpy(raw.data_ptr(), first, static_cast<size_t>(reach) * element);
-            host.copy_(raw.as_strided(t.shape, t.strides, 0));
+            verify_storage(t.storage_key, s);
+            if (contiguous) {
+                read_file_bytes(fd_, first, host.data_ptr(), bytes, path_);
+            } else {
+                // Read the span the view reaches into aligned memory, then gather.
+                const int64_t reach = last - t.storage_offset + 1;
+                at::Tensor raw = at::empty({reach}, at::TensorOptions().dtype(stored));
+                read_file_bytes(fd_, first, raw.data_ptr(), static_cast<size_t>(reach) * element,
+                                path_);
+                host.copy_(raw.as_strided(t.shape, t.strides, 0));
+            }
         }
     }
     if (stored == dtype && device.is_cpu())

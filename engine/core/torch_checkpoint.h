@@ -1,7 +1,12 @@
 // A PyTorch zip checkpoint (`.ckpt`, `.pth`, `.pt` written by torch.save)
-// as a WeightSource: the file is memory-mapped and read by Daub's own
+// as a WeightSource: the file's directory and pickle are read by Daub's own
 // restricted reader (core/torch_pickle.h), which never runs anything from
-// it; every tensor is checked against its storage when the file is opened.
+// it, through a mapping guarded against the file shrinking
+// (core/guarded_mapping.h) and dropped once they are parsed; every tensor
+// is checked against its storage when the file is opened. Tensor bytes are
+// read (pread) into memory the tensor owns: none of the file's pages stay
+// in the process's memory, and a file truncated on disk later gives a
+// ModelError, never SIGBUS.
 //
 //   TorchCheckpointFile ckpt("RealESRGAN_x4plus.pth"); // params_ema unwrapped
 //   at::Tensor w = ckpt.load("conv_first.weight", at::kFloat, at::kCPU);
@@ -23,7 +28,7 @@ namespace daub {
 
 class TorchCheckpointFile final : public WeightSource {
 public:
-    /// Maps and validates `path`. Throws ModelError (cannot open),
+    /// Opens and validates `path`. Throws ModelError (cannot open),
     /// FormatError (damaged) or UnsupportedModelError (a pickle asking for
     /// anything a weights file never needs, legacy or big-endian files).
     explicit TorchCheckpointFile(std::string path);
@@ -53,12 +58,15 @@ public:
     static at::ScalarType to_scalar_type(TorchDtype dtype);
 
 private:
+    bool storage_verified(const std::string& key) const;
+    /// ModelError when `crc` is not the storage's; else remembers it as checked.
+    void check_storage_crc(const std::string& key, const TorchStorageData& storage,
+                           uint32_t crc) const;
+    /// Reads the whole storage in pieces and checks its checksum (once).
     void verify_storage(const std::string& key, const TorchStorageData& storage) const;
 
     std::string path_;
     int fd_ = -1;
-    const uint8_t* map_ = nullptr;
-    size_t map_size_ = 0;
     TorchArchive archive_;
 
     mutable std::mutex verified_mutex_;

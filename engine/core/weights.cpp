@@ -2,10 +2,15 @@
 
 #include "core/cancel.h"
 #include "core/errors.h"
+#include "core/layers.h"
 
 #include <torch/torch.h>
 
+#include <cerrno>
+#include <cstring>
+#include <map>
 #include <sstream>
+#include <unistd.h>
 
 namespace daub {
 
@@ -16,6 +21,24 @@ std::string shape_to_string(const std::vector<int64_t>& shape) {
         s << (i ? ", " : "") << shape[i];
     s << ']';
     return s.str();
+}
+
+void read_file_bytes(int fd, uint64_t offset, void* dst, size_t size, const std::string& path) {
+    auto* out = static_cast<char*>(dst);
+    while (size > 0) {
+        const ssize_t got = ::pread(fd, out, size, static_cast<off_t>(offset));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            throw ModelError(path + ": cannot read the file (" + std::strerror(errno) + ").");
+        if (got == 0)
+            throw ModelError(path + " ends before byte " + std::to_string(offset + size) +
+                             ": the file was changed or truncated on disk while Daub read it "
+                             "(load the model again).");
+        out += got;
+        offset += static_cast<uint64_t>(got);
+        size -= static_cast<size_t>(got);
+    }
 }
 
 namespace {
@@ -50,6 +73,12 @@ size_t load_module_weights(torch::nn::Module& module, const WeightSource& source
     torch::NoGradGuard no_grad;
     size_t loaded = 0;
     WeightLoadMonitor* monitor = options.monitor;
+    // The layers whose weight may stay in half precision, by that weight.
+    std::map<const c10::TensorImpl*, nn::WeightedLayer*> narrow;
+    if (options.keep_half_weights && options.dtype == at::kFloat)
+        for (const auto& child : module.modules(/*include_self=*/true))
+            if (auto* layer = dynamic_cast<nn::WeightedLayer*>(child.get()))
+                narrow.emplace(layer->weight.unsafeGetTensorImpl(), layer);
     auto copy_into = [&](const std::string& name, at::Tensor& target) {
         if (monitor)
             monitor->check_cancelled();
@@ -63,7 +92,16 @@ size_t load_module_weights(torch::nn::Module& module, const WeightSource& source
                              shape_to_string(got) + ", expected " + shape_to_string(expected) +
                              ".");
         const int64_t bytes = loaded_bytes(target, options.dtype);
-        target.set_data(source.load(key, load_dtype(target, options.dtype), options.device));
+        const auto layer = narrow.find(target.unsafeGetTensorImpl());
+        const at::ScalarType stored = source.stored_dtype(key);
+        if (layer != narrow.end() && (stored == at::kHalf || stored == at::kBFloat16)) {
+            target.set_data(source.load(key, stored, options.device));
+            layer->second->set_compute_dtype(options.dtype);
+        } else {
+            target.set_data(source.load(key, load_dtype(target, options.dtype), options.device));
+            if (layer != narrow.end())
+                layer->second->set_compute_dtype(options.dtype);
+        }
         ++loaded;
         if (monitor) {
             monitor->bytes_done += bytes;

@@ -50,9 +50,9 @@ public:
 ///   load_module_weights(*unet, source, "", {at::kHalf, device, &monitor});
 ///   ...
 ///
-/// Bytes are those of the tensors as loaded (elements × the size of the
-/// dtype they are loaded in), so the sum of module_weight_bytes() is
-/// exactly what the loads add up to.
+/// Bytes are those of the tensors in the dtype the load asks for (elements
+/// × its size; also for weights kept in half precision), so the sum of
+/// module_weight_bytes() is exactly what the loads add up to.
 struct WeightLoadMonitor {
     /// Called after every tensor, on the loading thread; bytes_done only grows.
     std::function<void(int64_t bytes_done, int64_t bytes_total)> on_progress;
@@ -70,6 +70,12 @@ struct LoadOptions {
     at::Device device = at::kCPU;
     /// Optional: counts the loaded bytes and checks for cancellation.
     WeightLoadMonitor* monitor = nullptr;
+    /// With dtype fp32: the weights of daub::nn Linear, Conv2d and
+    /// Embedding layers that the source stores in fp16 or bf16 stay so
+    /// (half the memory); those layers then convert them as they compute
+    /// in fp32, with the same results (core/layers.h). Everything else
+    /// (biases, norms, other tensors) is loaded in fp32.
+    bool keep_half_weights = false;
 };
 
 /// Copies every parameter and buffer of `module` from `source[prefix + name]`,
@@ -86,6 +92,12 @@ size_t load_module_weights(torch::nn::Module& module, const WeightSource& source
 /// `dtype`: every parameter and buffer, floating ones counted in `dtype`,
 /// the others in their own.
 int64_t module_weight_bytes(const torch::nn::Module& module, at::ScalarType dtype);
+
+/// Reads exactly `size` bytes at `offset` of the open file `fd` into `dst`
+/// (pread; retried after interruptions and partial reads). A file that
+/// ends before offset + size — changed or truncated on disk since it was
+/// opened — is a ModelError naming `path` that says so, as is a read error.
+void read_file_bytes(int fd, uint64_t offset, void* dst, size_t size, const std::string& path);
 
 /// Formats a shape as [a, b, c] for messages.
 std::string shape_to_string(const std::vector<int64_t>& shape);

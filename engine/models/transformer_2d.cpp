@@ -98,15 +98,13 @@ Transformer2DModelImpl::Transformer2DModelImpl(const Transformer2DConfig& config
 at::Tensor Transformer2DModelImpl::project_in(const at::Tensor& tokens) {
     if (proj_in_linear_)
         return proj_in_linear_->forward(tokens);
-    const at::Tensor& w = proj_in_conv_->weight; // [inner, C, 1, 1]
-    return at::linear(tokens, w.view({w.size(0), w.size(1)}), proj_in_conv_->bias);
+    return proj_in_conv_->forward_as_linear(tokens); // 1x1 conv weight [inner, C, 1, 1]
 }
 
 at::Tensor Transformer2DModelImpl::project_out(const at::Tensor& tokens) {
     if (proj_out_linear_)
         return proj_out_linear_->forward(tokens);
-    const at::Tensor& w = proj_out_conv_->weight; // [C, inner, 1, 1]
-    return at::linear(tokens, w.view({w.size(0), w.size(1)}), proj_out_conv_->bias);
+    return proj_out_conv_->forward_as_linear(tokens); // 1x1 conv weight [C, inner, 1, 1]
 }
 
 at::Tensor Transformer2DModelImpl::forward(const at::Tensor& x, const at::Tensor& context) {

@@ -44,7 +44,7 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const UNetConfig& config) : c
 
 at::Tensor UNet2DConditionModelImpl::embed_time(const at::Tensor& timestep, int64_t batch,
                                                 const UNetAddedCond& added) {
-    const at::ScalarType dtype = time_embedding->linear_1->weight.scalar_type();
+    const at::ScalarType dtype = time_embedding->linear_1->compute_dtype();
     const at::Device device = time_embedding->linear_1->weight.device();
     // As diffusers: the sinusoids in fp32, then cast to the weights' dtype.
     at::Tensor t = timestep.to(device, at::kFloat).reshape({-1}).expand({batch}); // [B]

@@ -40,7 +40,7 @@ at::Tensor VaeDecoderImpl::forward(const at::Tensor& z) {
 }
 
 at::TensorOptions VaeDecoderImpl::weight_options() const {
-    return conv_in->weight.options();
+    return conv_in->weight.options().dtype(conv_in->compute_dtype());
 }
 
 } // namespace daub

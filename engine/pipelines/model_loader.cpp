@@ -265,7 +265,10 @@ VaeConfig load_networks(Components& c, const NetworkSources& s, const LoadReques
             request.on_progress(LoadProgress{done, total});
         };
 
-    const LoadOptions options{placement.dtype, placement.device, &monitor};
+    // On the CPU, fp16 / bf16 weights stay so and are converted layer by
+    // layer as the networks compute in fp32: half the memory, same results.
+    const bool keep_half = placement.device.is_cpu();
+    const LoadOptions options{placement.dtype, placement.device, &monitor, keep_half};
     load_module_weights(*c.text_encoder, *s.text_encoder, "", options);
     freeze(*c.text_encoder);
     if (sdxl) {
@@ -275,7 +278,7 @@ VaeConfig load_networks(Components& c, const NetworkSources& s, const LoadReques
     load_module_weights(*c.unet, *s.unet, "", options);
     freeze(*c.unet);
     load_vae_weights(*c.vae, *vae_weights, "",
-                     LoadOptions{c.vae_dtype, placement.device, &monitor});
+                     LoadOptions{c.vae_dtype, placement.device, &monitor, keep_half});
     freeze(*c.vae);
     return vae_config;
 }

@@ -15,7 +15,7 @@ ClipTextEmbeddingsImpl::ClipTextEmbeddingsImpl(const ClipTextConfig& config) {
 at::Tensor ClipTextEmbeddingsImpl::forward(const at::Tensor& input_ids) {
     const int64_t t = input_ids.size(1);
     at::Tensor tokens = token_embedding->forward(input_ids);          // [B, T, C]
-    at::Tensor positions = position_embedding->weight.slice(0, 0, t); // [T, C] = ids 0..T-1
+    at::Tensor positions = position_embedding->first_rows(t);         // [T, C] = ids 0..T-1
     return tokens + positions;                                        // [B, T, C]
 }
 

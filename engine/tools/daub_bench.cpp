@@ -15,14 +15,24 @@
 //   daub-bench --check-goldens --fixtures DIR [--device ...]
 //       Every pipe_* golden: on CPU fp32 each u8 channel within ±2; in
 //       fp16/bf16 the relative L2 error of the image within 2e-2.
+//   daub-bench --write-checkpoint FILE --family sd15|sdxl [--seed N]
+//       A full-size random-weight single-file checkpoint in the original
+//       layout (LDM for SD 1.5, SGM for SDXL; fp16; the real models' key
+//       names and shapes), which any program that reads such files loads:
+//       norm scales near 1, other weights small (activations stay finite in
+//       fp16). Written one tensor at a time (memory: one tensor), then
+//       opened again to check that every tensor maps onto the engine's
+//       modules with its shape.
 //
 // Each figure is the median of --runs runs after one warm-up run; on CUDA
 // the device is synchronised before each clock read.
 #include "core/errors.h"
 #include "core/image.h"
+#include "core/layers.h"
 #include "core/runtime.h"
 #include "core/safetensors.h"
 #include "golden_case.h"
+#include "loading/checkpoint.h"
 #include "pipelines/model_loader.h"
 #include "pipelines/stable_diffusion.h"
 
@@ -33,12 +43,14 @@
 #include <cmath>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
+#include <set>
 
 namespace fs = std::filesystem;
 using namespace daub;
@@ -100,6 +112,8 @@ struct Options {
     std::string dtype = "auto";
     std::string family = "all";
     std::string fixtures;
+    std::string write_checkpoint;
+    uint64_t seed = 1;
     int runs = 5;
     bool tiny = false;
     bool check_goldens = false;
@@ -330,6 +344,375 @@ double bench_load_ms(const std::shared_ptr<Components>& c, const Placement& p, i
     return ms;
 }
 
+// ------------------------------------------------------------ checkpoint writer
+
+/// How a tensor of a written checkpoint is filled.
+enum class Fill {
+    NormScale,   ///< GroupNorm / LayerNorm weight: 1 ± 0.1
+    NormShift,   ///< their bias: ± 0.05
+    Weight,      ///< Linear / Conv2d weight and bias: ± 1/sqrt(fan_in), as torch.nn draws them
+    Embedding,   ///< token and position tables: N(0, 0.02²), as CLIP's init
+    PositionIds, ///< the [1, T] int64 buffer 0..T-1 the original files carry
+    LogitScale,  ///< OpenCLIP's scalar log(1/0.07)
+};
+
+struct FileTensor {
+    std::vector<int64_t> shape;
+    Fill fill = Fill::Weight;
+    int64_t fan_in = 1;
+    at::ScalarType dtype = at::kHalf;
+};
+
+/// Every parameter of `module` (diffusers / transformers names) with how to
+/// fill it; Error when a parameter is not part of a daub::nn layer.
+std::map<std::string, FileTensor> describe_parameters(torch::nn::Module& module) {
+    std::map<std::string, FileTensor> out;
+    for (const auto& item : module.named_modules("", /*include_self=*/false)) {
+        torch::nn::Module* m = item.value().get();
+        const std::string base = item.key() + ".";
+        auto put = [&](const std::string& name, const at::Tensor& t, Fill fill, int64_t fan_in) {
+            if (t.defined())
+                out[base + name] = FileTensor{t.sizes().vec(), fill, std::max<int64_t>(fan_in, 1)};
+        };
+        if (auto* norm = dynamic_cast<nn::GroupNormImpl*>(m)) {
+            put("weight", norm->weight, Fill::NormScale, 1);
+            put("bias", norm->bias, Fill::NormShift, 1);
+        } else if (auto* ln = dynamic_cast<nn::LayerNormImpl*>(m)) {
+            put("weight", ln->weight, Fill::NormScale, 1);
+            put("bias", ln->bias, Fill::NormShift, 1);
+        } else if (auto* emb = dynamic_cast<nn::EmbeddingImpl*>(m)) {
+            put("weight", emb->weight, Fill::Embedding, 1);
+        } else if (auto* linear = dynamic_cast<nn::LinearImpl*>(m)) {
+            const int64_t fan_in = linear->weight.size(1);
+            put("weight", linear->weight, Fill::Weight, fan_in);
+            put("bias", linear->bias, Fill::Weight, fan_in);
+        } else if (auto* conv = dynamic_cast<nn::Conv2dImpl*>(m)) {
+            const int64_t fan_in = conv->weight.numel() / conv->weight.size(0);
+            put("weight", conv->weight, Fill::Weight, fan_in);
+            put("bias", conv->bias, Fill::Weight, fan_in);
+        }
+    }
+    for (const auto& item : module.named_parameters(/*recurse=*/true))
+        if (!out.count(item.key()))
+            throw Error("daub-bench cannot fill parameter '" + item.key() +
+                        "' (not part of a daub::nn layer).");
+    return out;
+}
+
+std::vector<std::string> split_key(const std::string& key) {
+    std::vector<std::string> parts;
+    size_t start = 0;
+    for (size_t dot; (dot = key.find('.', start)) != std::string::npos; start = dot + 1)
+        parts.push_back(key.substr(start, dot - start));
+    parts.push_back(key.substr(start));
+    return parts;
+}
+
+std::string join_key(const std::vector<std::string>& parts, size_t from) {
+    std::string out;
+    for (size_t i = from; i < parts.size(); ++i)
+        out += (i > from ? "." : "") + parts[i];
+    return out;
+}
+
+[[noreturn]] void no_original_name(const std::string& key) {
+    throw Error("daub-bench has no original-layout name for '" + key + "'.");
+}
+
+/// diffusers resnet sub-key -> LDM UNet ResBlock sub-key (the inverse of
+/// loading/key_mapping_unet.cpp's renaming).
+std::string ldm_resnet(const std::vector<std::string>& parts, size_t from, const std::string& key) {
+    static const std::pair<const char*, const char*> names[] = {
+        {"norm1", "in_layers.0"},   {"conv1", "in_layers.2"},   {"time_emb_proj", "emb_layers.1"},
+        {"norm2", "out_layers.0"},  {"conv2", "out_layers.3"},  {"conv_shortcut", "skip_connection"}};
+    for (const auto& [diffusers, ldm] : names)
+        if (parts.size() == from + 2 && parts[from] == diffusers)
+            return std::string(ldm) + "." + parts[from + 1];
+    no_original_name(key);
+}
+
+/// A diffusers UNet key -> its LDM name (inverse of map_ldm_unet): N
+/// resnets per down level; `up_attention` says which up levels have
+/// transformers (their up-sampler then sits at index 2, else 1).
+std::string ldm_unet_key(const std::string& key, int64_t n, const std::set<int64_t>& up_attention) {
+    const auto p = split_key(key);
+    auto at = [&](size_t i) -> const std::string& {
+        if (i >= p.size())
+            no_original_name(key);
+        return p[i];
+    };
+    const std::string last = p.back();
+    if (at(0) == "conv_in")
+        return "input_blocks.0.0." + last;
+    if (at(0) == "time_embedding")
+        return std::string("time_embed.") + (at(1) == "linear_1" ? "0." : "2.") + last;
+    if (at(0) == "add_embedding")
+        return std::string("label_emb.0.") + (at(1) == "linear_1" ? "0." : "2.") + last;
+    if (at(0) == "conv_norm_out")
+        return "out.0." + last;
+    if (at(0) == "conv_out")
+        return "out.2." + last;
+    if (at(0) == "mid_block") {
+        if (at(1) == "resnets")
+            return std::string("middle_block.") + (at(2) == "0" ? "0." : "2.") + ldm_resnet(p, 3, key);
+        if (at(1) == "attentions")
+            return "middle_block.1." + join_key(p, 3);
+        no_original_name(key);
+    }
+    if (at(0) != "down_blocks" && at(0) != "up_blocks")
+        no_original_name(key);
+    const bool down = at(0) == "down_blocks";
+    const int64_t level = std::stoll(at(1));
+    const std::string& kind = at(2);
+    const int64_t first = down ? 1 + level * (n + 1) : level * (n + 1);
+    const std::string block = down ? "input_blocks." : "output_blocks.";
+    if (kind == "resnets")
+        return block + std::to_string(first + std::stoll(at(3))) + ".0." + ldm_resnet(p, 4, key);
+    if (kind == "attentions")
+        return block + std::to_string(first + std::stoll(at(3))) + ".1." + join_key(p, 4);
+    if (kind == "downsamplers")
+        return block + std::to_string(first + n) + ".0.op." + last;
+    if (kind == "upsamplers")
+        return block + std::to_string(first + n) + (up_attention.count(level) ? ".2" : ".1") +
+               ".conv." + last;
+    no_original_name(key);
+}
+
+/// A diffusers AutoencoderKL key -> its LDM name (inverse of map_ldm_vae);
+/// `squeezed`: the key is a mid-block attention projection, stored in the
+/// original layout as a 1x1 convolution.
+std::string ldm_vae_key(const std::string& key, int64_t levels, bool& squeezed) {
+    const auto p = split_key(key);
+    squeezed = false;
+    if (p.size() == 2)
+        return key; // quant_conv, post_quant_conv
+    const std::string side = p[0] + ".";
+    auto resnet = [&](size_t from) -> std::string {
+        if (p.size() != from + 2)
+            no_original_name(key);
+        return (p[from] == "conv_shortcut" ? std::string("nin_shortcut") : p[from]) + "." +
+               p[from + 1];
+    };
+    if (p.size() == 3 && (p[1] == "conv_in" || p[1] == "conv_out"))
+        return key;
+    if (p.size() == 3 && p[1] == "conv_norm_out")
+        return side + "norm_out." + p[2];
+    if (p[1] == "mid_block" && p.size() > 4) {
+        if (p[2] == "resnets")
+            return side + "mid.block_" + (p[3] == "0" ? "1." : "2.") + resnet(4);
+        const std::string& layer = p[4];
+        std::string name = layer == "group_norm" ? "norm"
+                           : layer == "to_q"     ? "q"
+                           : layer == "to_k"     ? "k"
+                           : layer == "to_v"     ? "v"
+                           : layer == "to_out"   ? "proj_out"
+                                                 : "";
+        if (name.empty())
+            no_original_name(key);
+        squeezed = name != "norm" && p.back() == "weight";
+        return side + "mid.attn_1." + name + "." + p.back();
+    }
+    if (p.size() > 4 && (p[1] == "down_blocks" || p[1] == "up_blocks")) {
+        const bool down = p[1] == "down_blocks";
+        const int64_t level = down ? std::stoll(p[2]) : levels - 1 - std::stoll(p[2]);
+        const std::string block = side + (down ? "down." : "up.") + std::to_string(level) + ".";
+        if (p[3] == "resnets")
+            return block + "block." + p[4] + "." + resnet(5);
+        if (p[3] == "downsamplers" || p[3] == "upsamplers")
+            return block + (down ? "downsample" : "upsample") + ".conv." + p.back();
+    }
+    no_original_name(key);
+}
+
+/// A transformers CLIPTextModelWithProjection key -> OpenCLIP's name (inverse
+/// of map_open_clip_text); `part`: which third of the fused in_proj it is
+/// (-1 when not fused).
+std::string open_clip_key(const std::string& key, int& part) {
+    part = -1;
+    if (key == "text_model.embeddings.token_embedding.weight")
+        return "token_embedding.weight";
+    if (key == "text_model.embeddings.position_embedding.weight")
+        return "positional_embedding";
+    if (key == "text_projection.weight")
+        return "text_projection";
+    const auto p = split_key(key);
+    if (p.size() == 3 && p[1] == "final_layer_norm")
+        return "ln_final." + p[2];
+    if (p.size() < 6 || p[1] != "encoder" || p[2] != "layers")
+        no_original_name(key);
+    const std::string layer = "transformer.resblocks." + p[3] + ".";
+    const std::string sub = join_key(p, 4);
+    static const std::pair<const char*, const char*> names[] = {
+        {"self_attn.out_proj.", "attn.out_proj."},
+        {"layer_norm1.", "ln_1."},
+        {"layer_norm2.", "ln_2."},
+        {"mlp.fc1.", "mlp.c_fc."},
+        {"mlp.fc2.", "mlp.c_proj."}};
+    for (const auto& [from, to] : names)
+        if (sub.rfind(from, 0) == 0)
+            return layer + to + sub.substr(std::strlen(from));
+    static const char* qkv[] = {"self_attn.q_proj.", "self_attn.k_proj.", "self_attn.v_proj."};
+    for (int i = 0; i < 3; ++i)
+        if (sub.rfind(qkv[i], 0) == 0) {
+            part = i;
+            return layer + "attn.in_proj_" + sub.substr(std::strlen(qkv[i]));
+        }
+    no_original_name(key);
+}
+
+/// Every tensor of a full-size original-layout checkpoint, by its name in the file.
+std::map<std::string, FileTensor> checkpoint_layout(bool sdxl) {
+    std::map<std::string, FileTensor> file;
+    auto add = [&](const std::string& key, FileTensor t) {
+        if (!file.emplace(key, std::move(t)).second)
+            throw Error("daub-bench would write '" + key + "' twice.");
+    };
+
+    const UNetConfig unet_config =
+        UNetConfig::from_json(nlohmann::json::parse(sdxl ? kSdxlUnet : kSd15Unet));
+    const int64_t n = unet_config.layers_per_block.at(0);
+    UNet2DConditionModel unet(unet_config);
+    const auto unet_params = describe_parameters(*unet);
+    std::set<int64_t> up_attention;
+    for (const auto& [key, t] : unet_params) {
+        const auto p = split_key(key);
+        if (p[0] == "up_blocks" && p[2] == "attentions")
+            up_attention.insert(std::stoll(p[1]));
+    }
+    for (const auto& [key, t] : unet_params)
+        add("model.diffusion_model." + ldm_unet_key(key, n, up_attention), t);
+
+    nlohmann::json vae_json = nlohmann::json::parse(kVae);
+    AutoencoderKL vae(VaeConfig::from_json(vae_json));
+    const auto levels = static_cast<int64_t>(vae->config().block_out_channels.size());
+    for (auto [key, t] : describe_parameters(*vae)) {
+        bool squeezed = false;
+        const std::string name = ldm_vae_key(key, levels, squeezed);
+        if (squeezed)
+            t.shape = {t.shape.at(0), t.shape.at(1), 1, 1};
+        add("first_stage_model." + name, t);
+    }
+
+    ClipTextModel clip(ClipTextConfig::from_json(nlohmann::json::parse(kClipL)));
+    const std::string clip_prefix =
+        sdxl ? "conditioner.embedders.0.transformer." : "cond_stage_model.transformer.";
+    for (const auto& [key, t] : describe_parameters(*clip))
+        add(clip_prefix + key, t);
+    add(clip_prefix + "text_model.embeddings.position_ids",
+        FileTensor{{1, clip->config().max_position_embeddings}, Fill::PositionIds, 1, at::kLong});
+
+    if (sdxl) {
+        ClipTextModel big_g(ClipTextConfig::from_json(nlohmann::json::parse(kClipBigG)));
+        const std::string prefix = "conditioner.embedders.1.model.";
+        for (const auto& [key, t] : describe_parameters(*big_g)) {
+            int part = -1;
+            const std::string name = prefix + open_clip_key(key, part);
+            if (part < 0) {
+                FileTensor stored = t;
+                if (name == prefix + "text_projection")
+                    stored.shape = {t.shape.at(1), t.shape.at(0)}; // OpenCLIP stores x @ W
+                add(name, stored);
+            } else if (part == 0) { // q, k and v rows in one tensor
+                FileTensor fused = t;
+                fused.shape.at(0) *= 3;
+                add(name, fused);
+            }
+        }
+        add(prefix + "logit_scale", FileTensor{{}, Fill::LogitScale, 1, at::kHalf});
+    }
+    return file;
+}
+
+at::Tensor fill_tensor(const FileTensor& t) {
+    const auto f32 = at::TensorOptions().dtype(at::kFloat);
+    at::Tensor v;
+    switch (t.fill) {
+    case Fill::NormScale:
+        v = torch::empty(t.shape, f32).uniform_(0.9, 1.1);
+        break;
+    case Fill::NormShift:
+        v = torch::empty(t.shape, f32).uniform_(-0.05, 0.05);
+        break;
+    case Fill::Weight: {
+        const double bound = 1.0 / std::sqrt(static_cast<double>(t.fan_in));
+        v = torch::empty(t.shape, f32).uniform_(-bound, bound);
+        break;
+    }
+    case Fill::Embedding:
+        v = torch::randn(t.shape, f32) * 0.02;
+        break;
+    case Fill::PositionIds:
+        return torch::arange(t.shape.back(), at::TensorOptions().dtype(at::kLong)).reshape(t.shape);
+    case Fill::LogitScale:
+        v = torch::full(t.shape, std::log(1.0 / 0.07), f32);
+        break;
+    }
+    return v.to(t.dtype);
+}
+
+/// Opens the written file as the engine does and checks that each
+/// component's tensors are exactly its module's parameters, shape for shape.
+void check_written_checkpoint(const std::string& path, bool sdxl) {
+    const auto ckpt = Checkpoint::open(path);
+    if ((ckpt->layout() == CheckpointLayout::SDXL_SGM) != sdxl)
+        throw Error(path + " was detected as " + to_string(ckpt->layout()) + ".");
+    const CheckpointConfigs cfg = ckpt->configs();
+    auto same = [&](const char* what, torch::nn::Module& module, const WeightSource& source) {
+        size_t count = 0;
+        for (const auto& item : module.named_parameters(/*recurse=*/true)) {
+            if (!source.contains(item.key()) || source.shape(item.key()) != item.value().sizes().vec())
+                throw Error(path + ": the " + what + " tensor '" + item.key() +
+                            "' is missing or has another shape.");
+            ++count;
+        }
+        if (count != source.keys().size())
+            throw Error(path + ": the " + what + " has " + std::to_string(source.keys().size()) +
+                        " tensors, its module " + std::to_string(count) + ".");
+        std::printf("  %-15s %5zu tensors, as the engine's module\n", what, count);
+    };
+    UNet2DConditionModel unet(UNetConfig::from_json(cfg.unet));
+    same("UNet", *unet, *ckpt->unet());
+    AutoencoderKL vae(VaeConfig::from_json(cfg.vae));
+    same("VAE", *vae, *ckpt->vae());
+    ClipTextModel clip(ClipTextConfig::from_json(cfg.text_encoder));
+    same("text encoder", *clip, *ckpt->text_encoder());
+    if (sdxl) {
+        ClipTextModel big_g(ClipTextConfig::from_json(cfg.text_encoder_2));
+        same("text encoder 2", *big_g, *ckpt->text_encoder_2());
+    }
+}
+
+int write_checkpoint(const Options& o) {
+    if (o.family != "sd15" && o.family != "sdxl")
+        throw RequestError("--write-checkpoint needs --family sd15 or --family sdxl.");
+    const bool sdxl = o.family == "sdxl";
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(o.seed);
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::map<std::string, FileTensor> layout = checkpoint_layout(sdxl);
+    std::vector<StTensorSpec> specs;
+    std::vector<const FileTensor*> tensors;
+    uint64_t bytes = 0;
+    for (const auto& [key, t] : layout) {
+        specs.push_back({key, t.dtype, t.shape});
+        tensors.push_back(&t);
+        int64_t numel = 1;
+        for (const int64_t d : t.shape)
+            numel *= d;
+        bytes += static_cast<uint64_t>(numel) * c10::elementSize(t.dtype);
+    }
+    write_safetensors(
+        o.write_checkpoint, specs, [&](size_t i) { return fill_tensor(*tensors[i]); },
+        {{"format", "pt"}});
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("%s: %s, %zu tensors, %.2f GiB of tensors, written in %.1f s\n",
+                o.write_checkpoint.c_str(), sdxl ? "SDXL (SGM layout)" : "SD 1.5 (LDM layout)",
+                specs.size(), bytes / 1073741824.0, seconds);
+    check_written_checkpoint(o.write_checkpoint, sdxl);
+    return 0;
+}
+
 // ------------------------------------------------------------ golden check
 
 int check_goldens(const Options& o, const Placement& p) {
@@ -385,10 +768,13 @@ int main(int argc, char** argv) {
             else if (a == "--tiny") o.tiny = true;
             else if (a == "--check-goldens") o.check_goldens = true;
             else if (a == "--construct-only") o.construct_only = true;
+            else if (a == "--write-checkpoint") o.write_checkpoint = value();
+            else if (a == "--seed") o.seed = std::stoull(value());
             else if (a == "-h" || a == "--help") {
                 std::puts("usage: daub-bench [--device cpu|cuda] [--dtype fp32|fp16|bf16] [--runs N]\n"
                           "                  [--family sd15|sdxl|all] [--tiny --fixtures DIR]\n"
-                          "                  [--check-goldens --fixtures DIR] [--construct-only]");
+                          "                  [--check-goldens --fixtures DIR] [--construct-only]\n"
+                          "                  [--write-checkpoint FILE --family sd15|sdxl [--seed N]]");
                 return 0;
             } else
                 throw RequestError("unknown option '" + a + "'.");
@@ -396,6 +782,8 @@ int main(int argc, char** argv) {
         if ((o.tiny || o.check_goldens) && o.fixtures.empty())
             throw RequestError("--tiny and --check-goldens need --fixtures DIR.");
         init_runtime();
+        if (!o.write_checkpoint.empty())
+            return write_checkpoint(o);
         const Placement p = resolve_placement(o.device, o.dtype);
         if (o.check_goldens)
             return check_goldens(o, p);
