@@ -18,8 +18,14 @@ packages=(
   qml6-module-qtquick-layouts qml6-module-qtquick-window qml6-module-qtquick-dialogs
   qml6-module-qt-labs-platform qml6-module-qt-labs-settings qml6-module-qtcore
   qml6-module-qttest
+  # QtQuick.Dialogs' own (non-native) file dialog imports Qt.labs.folderlistmodel.
+  qml6-module-qt-labs-folderlistmodel
   xvfb xauth libgl1-mesa-dri libegl1 fonts-dejavu-core
   libqt6svg6
+  # The .deb (cpack's dpkg-shlibdeps step needs dpkg-dev and file), its PNG
+  # icons rendered from the SVG, and the validators its tests run on the
+  # desktop entry and the AppStream metadata.
+  dpkg-dev file librsvg2-bin desktop-file-utils appstream
 )
 
 missing=()
