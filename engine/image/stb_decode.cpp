@@ -124,6 +124,10 @@ ImageInfo stb_read_info(const uint8_t* data, size_t size, const std::string& nam
             return *header;
         fail_read(name, "its header is corrupt or truncated (" + reason() + ")");
     }
+    // A BMP stored top-down has a negative height, which stb's info passes
+    // on as it is (its decoder takes the absolute value).
+    if (size >= 2 && data[0] == 'B' && data[1] == 'M' && h < 0 && h != INT_MIN)
+        h = -h;
     return {w, h, comp == 2 || comp == 4};
 }
 

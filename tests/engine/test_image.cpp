@@ -330,6 +330,43 @@ private Q_SLOTS:
         QVERIFY(err <= 8);
     }
 
+    /// A BMP whose rows are stored top-down (negative height, as Windows
+    /// tools often write them) reads upright. Found by fuzzing: stb's
+    /// header reader gave the negative height, refused as "no pixels".
+    void reads_top_down_bmp() {
+        const int w = 3, h = 2;
+        std::vector<uint8_t> bmp = {'B', 'M'};
+        auto u32 = [&](uint32_t v) {
+            for (int i = 0; i < 4; ++i)
+                bmp.push_back(static_cast<uint8_t>(v >> (8 * i)));
+        };
+        auto u16 = [&](uint16_t v) { bmp.insert(bmp.end(), {uint8_t(v), uint8_t(v >> 8)}); };
+        // 3 pixels × 3 bytes, padded to 4.
+        const uint32_t row = 12;
+        // File size, reserved, pixel offset; header size, width, height
+        // (negative: top-down), planes, bits; BI_RGB, image size, dpi, colours.
+        for (const uint32_t v : {54 + row * h, 0u, 54u, 40u, uint32_t(w), uint32_t(-h)})
+            u32(v);
+        u16(1);
+        u16(24);
+        for (const uint32_t v : {0u, row * h, 2835u, 2835u, 0u, 0u})
+            u32(v);
+        for (int y = 0; y < h; ++y) { // first row stored first: red, then green
+            for (int x = 0; x < w; ++x) {
+                const uint8_t v = static_cast<uint8_t>(40 * x + 10);
+                bmp.insert(bmp.end(), {0, y == 1 ? v : uint8_t(0), y == 0 ? v : uint8_t(0)});
+            }
+            bmp.insert(bmp.end(), 3, 0);
+        }
+        const Image img = daub::decode_image(bmp.data(), bmp.size(), "top_down.bmp");
+        QCOMPARE(img.width, w);
+        QCOMPARE(img.height, h);
+        QCOMPARE(int(pixel(img, 2, 0)[0]), 90); // top row red
+        QCOMPARE(int(pixel(img, 2, 0)[1]), 0);
+        QCOMPARE(int(pixel(img, 1, 1)[1]), 50); // bottom row green
+        QCOMPARE(int(pixel(img, 1, 1)[0]), 0);
+    }
+
     void reads_webp_written_by_libwebp() {
         const Image img = random_image(33, 17, 7);
         uint8_t* out = nullptr;
