@@ -114,11 +114,18 @@ void check_same(const std::string& path, const char* component, const json& fold
         mismatch(path, component, key, given, have);
 }
 
-/// A diffusers per-level field (int or list) expanded to `levels` values.
-std::vector<int64_t> per_level(const json& v, size_t levels) {
-    if (v.is_array())
+/// A diffusers per-level field (int or list) expanded to `levels` values;
+/// ModelError naming the key when it is neither (a config file's value, so
+/// any JSON at all).
+std::vector<int64_t> per_level(const json& v, size_t levels, const std::string& path,
+                               const char* component, const char* key) {
+    if (v.is_number_integer())
+        return std::vector<int64_t>(levels, v.get<int64_t>());
+    if (v.is_array() && std::all_of(v.begin(), v.end(),
+                                    [](const json& e) { return e.is_number_integer(); }))
         return v.get<std::vector<int64_t>>();
-    return std::vector<int64_t>(levels, v.get<int64_t>());
+    throw ModelError(path + ": the " + component + " config's " + key + " is " + dump(v) +
+                     ", not a whole number or a list of them.");
 }
 
 } // namespace
@@ -335,18 +342,21 @@ nlohmann::json Checkpoint::unet_config(const nlohmann::json* folder) const {
                    json({"UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D",
                          "CrossAttnUpBlock2D"}));
         const json layers = folder_value(*folder, "layers_per_block", 2);
-        if (per_level(layers, levels) != std::vector<int64_t>(levels, in.layers_per_block))
+        if (per_level(layers, levels, path_, c, "layers_per_block") !=
+            std::vector<int64_t>(levels, in.layers_per_block))
             mismatch(path_, c, "layers_per_block", layers, in.layers_per_block);
         // Transformer depth matters only where there is attention.
         const json given_depth = folder_value(*folder, "transformer_layers_per_block", 1);
-        const auto given = per_level(given_depth, levels);
+        const auto given =
+            per_level(given_depth, levels, path_, c, "transformer_layers_per_block");
         bool same = given.size() == levels;
         for (size_t l = 0; same && l < levels; ++l)
             same = !in.down_attention[l] || given[l] == depth_list[l];
         if (!same)
             mismatch(path_, c, "transformer_layers_per_block", given_depth, depth);
         const json time_dim = folder_value(*folder, "time_embedding_dim", nullptr);
-        if (!time_dim.is_null() && time_dim.get<int64_t>() != in.time_embed_dim)
+        if (!time_dim.is_null() &&
+            (!time_dim.is_number_integer() || time_dim.get<int64_t>() != in.time_embed_dim))
             mismatch(path_, c, "time_embedding_dim", time_dim, in.time_embed_dim);
         return *folder;
     }
