@@ -26,6 +26,10 @@ packages=(
   # icons rendered from the SVG, and the validators its tests run on the
   # desktop entry and the AppStream metadata.
   dpkg-dev file librsvg2-bin desktop-file-utils appstream
+  # The fuzz targets (tests/fuzz, built and run by .ci/run after the tests):
+  # clang with libFuzzer and the sanitizer runtimes, llvm-symbolizer for
+  # readable stack traces.
+  clang libclang-rt-14-dev llvm
 )
 
 missing=()

@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus of fuzz_torch_pickle (corpus/torch_pickle/): small
-hand-made PyTorch-style checkpoints and pickles, valid and invalid. No torch
-needed: the pickle bytes are written opcode by opcode, the zips with zipfile
-(stored, as torch.save writes them; one with zip64 records forced).
+"""Writes the seed corpora of the fuzz targets (corpus/<target>/): small
+hand-made inputs, valid and invalid, written here byte by byte (no model,
+image or fixture file is copied).
 
-    python3 tests/fuzz/make_seeds.py
+- torch_pickle: PyTorch-style checkpoints and pickles. No torch needed: the
+  pickle bytes are written opcode by opcode, the zips with zipfile (stored,
+  as torch.save writes them; one with zip64 records forced).
+- the other targets: see seeds_more.py.
+
+    python3 tests/fuzz/make_seeds.py            # every target
+    python3 tests/fuzz/make_seeds.py image ...  # some
 """
 import io
 import os
 import struct
 import zipfile
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "torch_pickle")
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def uni(s):
@@ -77,8 +82,7 @@ def floats(n, start=0.0):
     return b"".join(struct.pack("<f", start + k) for k in range(n))
 
 
-def main():
-    os.makedirs(OUT, exist_ok=True)
+def torch_pickle_seeds():
     seeds = {}
     w = tensor("FloatStorage", "0", 6, 0, [2, 3], [3, 1])
     b = tensor("HalfStorage", "1", 4, 1, [3], [1])
@@ -112,10 +116,26 @@ def main():
                                      struct.pack(">d", 1.5) + b"u.")
     seeds["pickle_memo.pkl"] = b"\x80\x02}q\x00X\x01\x00\x00\x00ah\x00s."
     seeds["legacy.pt"] = (b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.\x80\x02M\xe9\x03.")
+    return seeds
+
+
+def write(target, seeds):
+    out = os.path.join(HERE, "corpus", target)
+    os.makedirs(out, exist_ok=True)
     for name, data in seeds.items():
-        with open(os.path.join(OUT, name), "wb") as f:
+        if isinstance(data, str):
+            data = data.encode()
+        with open(os.path.join(out, name), "wb") as f:
             f.write(data)
-    print(f"{len(seeds)} seeds in {OUT}")
+    print(f"{len(seeds)} seeds in {out}")
+
+
+def main():
+    import sys
+    import seeds_more
+    targets = {"torch_pickle": torch_pickle_seeds, **seeds_more.TARGETS}
+    for name in sys.argv[1:] or targets:
+        write(name, targets[name]())
 
 
 if __name__ == "__main__":
