@@ -7,6 +7,7 @@
 #include <QObject>
 #include <QSettings>
 #include <QStringList>
+#include <QUrl>
 #include <QVariantMap>
 #include <QtQml/qqmlregistration.h>
 
@@ -65,6 +66,8 @@ class AppSettings : public QObject {
     Q_PROPERTY(bool negativeExpanded READ negativeExpanded WRITE setNegativeExpanded NOTIFY negativeExpandedChanged)
     /// Where Save puts PNGs.
     Q_PROPERTY(QString saveFolder READ saveFolder WRITE setSaveFolder NOTIFY saveFolderChanged)
+    /// saveFolder as a file: URL (for dialogs and the file manager).
+    Q_PROPERTY(QUrl saveFolderUrl READ saveFolderUrl NOTIFY saveFolderChanged)
     /// System, light or dark.
     Q_PROPERTY(QString theme READ theme WRITE setTheme NOTIFY themeChanged)
     /// True when the window should be dark: `theme`, or the system palette's.
@@ -134,6 +137,7 @@ public:
     bool negativeExpanded() const { return m_negativeExpanded; }
     void setNegativeExpanded(bool value);
     QString saveFolder() const { return m_saveFolder; }
+    QUrl saveFolderUrl() const { return QUrl::fromLocalFile(m_saveFolder); }
     void setSaveFolder(const QString& value);
     QString theme() const { return m_theme; }
     void setTheme(const QString& value);

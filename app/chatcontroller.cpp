@@ -232,8 +232,11 @@ qint64 ChatController::enqueue(JobSpec spec, const QImage& initImage) {
                                                                         : spec.negativePrompt,
                          detailsFor(spec), thumb);
     m_messages.addReply(id);
+    // A plain upscale needs no model: it may run while none is loaded.
+    const bool needsModel =
+        spec.kind == JobSpec::Kind::Generate || spec.upscale.refineStrength.has_value();
     m_specs.insert(id, std::move(spec));
-    m_queue.enqueue(id);
+    m_queue.enqueue(id, needsModel);
     return id;
 }
 
@@ -451,9 +454,10 @@ void ChatController::notice(const QString& text) { m_messages.addNotice(text); }
 
 // ---- reports from the engine thread ----------------------------------------
 
-void ChatController::onModelLoading(const QString& path) {
-    if (path != m_loadingPath)
+void ChatController::onModelLoading(const QString&, int serial) {
+    if (serial != m_loadSerial)
         return; // a load that a newer one replaced
+    m_queue.setEngineReady(false); // the worker lets go of the loaded model now
     m_loadProgress = 0;
     Q_EMIT modelLoadProgressChanged();
     if (m_modelState != ModelState::Loading) {
@@ -462,34 +466,37 @@ void ChatController::onModelLoading(const QString& path) {
     }
 }
 
-void ChatController::onModelLoadProgress(const QString& path, qint64 done, qint64 total) {
-    if (path != m_loadingPath || total <= 0)
+void ChatController::onModelLoadProgress(const QString&, qint64 done, qint64 total,
+                                         int serial) {
+    if (serial != m_loadSerial || total <= 0)
         return;
     m_loadProgress = std::clamp(double(done) / double(total), 0.0, 1.0);
     Q_EMIT modelLoadProgressChanged();
 }
 
-void ChatController::onModelLoadCancelled(const QString& path) {
+void ChatController::onModelLoadCancelled(const QString& path, int serial) {
+    if (serial != m_loadSerial)
+        return; // replaced by a newer load, which is on its way
     // The engine let go of the previous model before loading, so nothing
     // is loaded now.
     m_model = ModelDescription();
     m_hasModel = false;
     m_queue.setEngineReady(false);
-    if (path == m_loadingPath) {
-        m_modelState = ModelState::NoModel;
-        m_modelError.clear();
-        m_loadingPath.clear();
-        m_loadCancel.reset();
-        notice(tr("Loading %1 was cancelled; no model is loaded.")
-                   .arg(quoted(QFileInfo(path).fileName())));
-    }
+    m_modelState = ModelState::NoModel;
+    m_modelError.clear();
+    m_loadingPath.clear();
+    m_loadCancel.reset();
+    notice(tr("Loading %1 was cancelled; no model is loaded.")
+               .arg(quoted(QFileInfo(path).fileName())));
     Q_EMIT modelChanged();
     updateQueuePositions();
 }
 
-void ChatController::onModelLoaded(const ModelDescription& model, double milliseconds) {
-    if (model.path == m_loadingPath)
-        m_loadCancel.reset();
+void ChatController::onModelLoaded(const ModelDescription& model, double milliseconds,
+                                   int serial) {
+    if (serial != m_loadSerial)
+        return; // a newer load replaces this model before any job runs on it
+    m_loadCancel.reset();
     m_model = model;
     m_hasModel = true;
     m_modelError.clear();
@@ -508,7 +515,9 @@ void ChatController::onModelLoaded(const ModelDescription& model, double millise
     updateQueuePositions();
 }
 
-void ChatController::onModelLoadFailed(const QString& path, const QString& message) {
+void ChatController::onModelLoadFailed(const QString& path, const QString& message, int serial) {
+    if (serial != m_loadSerial)
+        return;
     // The engine lets go of the previous model before loading the next, so
     // after a failure no model is loaded.
     m_model = ModelDescription();
@@ -516,12 +525,10 @@ void ChatController::onModelLoadFailed(const QString& path, const QString& messa
     m_hasModel = false;
     m_modelError = message;
     m_modelState = ModelState::Failed;
-    if (path == m_loadingPath) {
-        m_loadCancel.reset();
-        // A VAE that does not fit is the VAE's fault, not the model's.
-        if (m_loadingVae.isEmpty())
-            m_settings->removeRecentModel(path);
-    }
+    m_loadCancel.reset();
+    // A VAE that does not fit is the VAE's fault, not the model's.
+    if (m_loadingVae.isEmpty())
+        m_settings->removeRecentModel(path);
     notice(message);
     Q_EMIT modelChanged();
     m_queue.setEngineReady(false);
@@ -607,7 +614,7 @@ void ChatController::loadModel(const QString& pathOrUrl) {
     m_queue.setEngineReady(false);
     updateQueuePositions();
     m_loadCancel = std::make_shared<CancelToken>();
-    Q_EMIT loadRequested(LoadJob{ModelLoadRequest{path, m_loadingVae}, m_loadCancel});
+    Q_EMIT loadRequested(LoadJob{ModelLoadRequest{path, m_loadingVae}, m_loadCancel, ++m_loadSerial});
 }
 
 void ChatController::cancelModelLoad() {
@@ -616,7 +623,9 @@ void ChatController::cancelModelLoad() {
 }
 
 QString ChatController::modelVaeName() const {
-    if (m_modelState == ModelState::Loading)
+    // Loading, or failed with it (so the panel offers to go back to the
+    // model's own): the VAE asked for; loaded: the one in use.
+    if (m_modelState == ModelState::Loading || m_modelState == ModelState::Failed)
         return QFileInfo(m_loadingVae).fileName();
     return m_hasModel ? m_model.vaeName : QString();
 }
@@ -1073,7 +1082,7 @@ std::optional<UpscaleRequest> ChatController::upscaleFromOptions() {
 }
 
 qint64 ChatController::enqueueUpscale(const QImage& image, const QString& name, JobSpec recipe,
-                                      bool refine) {
+                                      bool refine, const QString& heldRef) {
     std::optional<UpscaleRequest> upscale = upscaleFromOptions();
     if (!upscale)
         return -1;
@@ -1085,18 +1094,25 @@ qint64 ChatController::enqueueUpscale(const QImage& image, const QString& name, 
         }
         upscale->refineStrength = m_settings->refineStrength();
     }
-    InitImage source;
-    source.image = image.convertToFormat(QImage::Format_RGB888);
-    source.sha256 = InitImageStore::pixelHash(source.image);
-    source.name = name;
-    source.format = QStringLiteral("png");
     JobSpec spec = std::move(recipe);
     spec.kind = JobSpec::Kind::Upscale;
     spec.upscale = *upscale;
-    spec.initRef = m_store->put(std::move(source)); // released below: the job holds it
-    spec.modelName = m_hasModel ? m_model.name : spec.modelName;
-    const QString ref = spec.initRef;
-    const qint64 id = enqueue(std::move(spec), image);
+    if (refine) // the refine pass runs on the model loaded now
+        spec.modelName = m_hasModel ? m_model.name : QFileInfo(m_loadingPath).fileName();
+    QString ref = heldRef;
+    if (ref.isEmpty()) {
+        InitImage source;
+        source.image = image.convertToFormat(QImage::Format_RGB888);
+        source.sha256 = InitImageStore::pixelHash(source.image);
+        source.name = name;
+        source.format = QStringLiteral("png");
+        ref = m_store->put(std::move(source));
+    } else if (!m_store->hold(ref)) {
+        notice(tr("That image is no longer available; drop it again."));
+        return -1;
+    }
+    spec.initRef = ref;
+    const qint64 id = enqueue(std::move(spec), image); // the job holds the image now
     m_store->release(ref);
     return id;
 }
@@ -1123,6 +1139,12 @@ qint64 ChatController::upscaleOfResult(qint64 jobId, bool refine) {
     recipe.width = r->width;
     recipe.height = r->height;
     recipe.seed = r->seed;
+    // What actually ran, as the result's PNG records it (the model and the
+    // sampler may have been "the model's own" of a model since replaced).
+    if (const std::optional<GenerationParameters> ran = a1111::parse(r->parameters)) {
+        recipe.modelName = ran->model;
+        recipe.sampler = ran->sampler;
+    }
     return enqueueUpscale(QImage::fromData(r->png, "PNG"), tr("the image of seed %1").arg(r->seed),
                           std::move(recipe), refine);
 }
@@ -1150,7 +1172,7 @@ qint64 ChatController::upscaleInitImage() {
     } else {
         recipe.hasRecipe = false;
     }
-    return enqueueUpscale(m_init.image, m_init.name, std::move(recipe), false);
+    return enqueueUpscale(m_init.thumbnail, m_init.name, std::move(recipe), false, m_initRef);
 }
 
 } // namespace daub

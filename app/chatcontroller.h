@@ -215,7 +215,11 @@ public:
     JobQueue* queue() { return &m_queue; }
     ModelState modelState() const { return m_modelState; }
     QString modelName() const { return m_model.name; }
-    QString modelPath() const { return m_model.path.isEmpty() ? m_loadingPath : m_model.path; }
+    /// The model being loaded while one loads, else the loaded (or failed) one.
+    QString modelPath() const {
+        return m_modelState == ModelState::Loading || m_model.path.isEmpty() ? m_loadingPath
+                                                                             : m_model.path;
+    }
     QString modelFamily() const { return m_model.family; }
     QString modelDevice() const;
     QString modelError() const { return m_modelError; }
@@ -242,11 +246,13 @@ public:
 
 public Q_SLOTS:
     // Reports from EngineWorker.
-    void onModelLoading(const QString& path);
-    void onModelLoadProgress(const QString& path, qint64 done, qint64 total);
-    void onModelLoaded(const daub::ModelDescription& model, double milliseconds);
-    void onModelLoadFailed(const QString& path, const QString& message);
-    void onModelLoadCancelled(const QString& path);
+    /// Reports of a load; those of loads a newer one replaced (`serial`
+    /// not the newest) are ignored.
+    void onModelLoading(const QString& path, int serial);
+    void onModelLoadProgress(const QString& path, qint64 done, qint64 total, int serial);
+    void onModelLoaded(const daub::ModelDescription& model, double milliseconds, int serial);
+    void onModelLoadFailed(const QString& path, const QString& message, int serial);
+    void onModelLoadCancelled(const QString& path, int serial);
     void onJobStarted(qint64 jobId);
     void onJobProgress(qint64 jobId, int step, int total, double elapsedMs, const QImage& preview,
                        int phase);
@@ -287,7 +293,10 @@ private:
     qint64 enqueue(JobSpec spec, const QImage& initImage);
     /// An Upscale job of `image` (a result or the init image), refined with
     /// `recipe` when `refine`.
-    qint64 enqueueUpscale(const QImage& image, const QString& name, JobSpec recipe, bool refine);
+    /// `image` is stored for the job, or `heldRef` (an image already in the
+    /// store, e.g. the init image) is held for it.
+    qint64 enqueueUpscale(const QImage& image, const QString& name, JobSpec recipe, bool refine,
+                          const QString& heldRef = {});
     /// The options' upscale request (upscaler, level); nullopt with a
     /// notice when no upscaler is set.
     std::optional<UpscaleRequest> upscaleFromOptions();
@@ -320,6 +329,7 @@ private:
     QString m_loadingVae;
     QString m_modelError;
     double m_loadProgress = 0;
+    int m_loadSerial = 0; ///< of the newest load asked for
     std::shared_ptr<CancelToken> m_loadCancel;
 
     QString m_initRef;

@@ -59,12 +59,13 @@ bool EngineWorker::ensureBackend(QString* error) {
 
 void EngineWorker::loadModel(const LoadJob& load) {
     const QString path = load.request.path;
-    Q_EMIT modelLoading(path);
+    const int serial = load.serial;
+    Q_EMIT modelLoading(path, serial);
     QElapsedTimer timer;
     timer.start();
     QString error;
     if (!ensureBackend(&error)) {
-        Q_EMIT modelLoadFailed(path, error);
+        Q_EMIT modelLoadFailed(path, error, serial);
         return;
     }
     const int number = ++m_loads;
@@ -74,7 +75,7 @@ void EngineWorker::loadModel(const LoadJob& load) {
         const int now = total > 0 ? int(done * 1000 / total) : 0;
         if (now != reported) {
             reported = now;
-            Q_EMIT modelLoadProgress(path, done, total);
+            Q_EMIT modelLoadProgress(path, done, total, serial);
         }
     };
     try {
@@ -84,10 +85,10 @@ void EngineWorker::loadModel(const LoadJob& load) {
         model.loadNumber = number;
         m_model = model;
         m_modelLoaded = true;
-        Q_EMIT modelLoaded(model, double(timer.elapsed()));
+        Q_EMIT modelLoaded(model, double(timer.elapsed()), serial);
         return;
     } catch (const CancelledError&) {
-        Q_EMIT modelLoadCancelled(path);
+        Q_EMIT modelLoadCancelled(path, serial);
         return;
     } catch (const std::bad_alloc&) {
         error = tr("There is not enough memory to load this model.");
@@ -96,7 +97,7 @@ void EngineWorker::loadModel(const LoadJob& load) {
     } catch (...) {
         error = tr("The model could not be loaded.");
     }
-    Q_EMIT modelLoadFailed(path, error);
+    Q_EMIT modelLoadFailed(path, error, serial);
 }
 
 void EngineWorker::run(const EngineJob& job) {

@@ -63,6 +63,10 @@ struct EngineJob {
 struct LoadJob {
     ModelLoadRequest request;
     std::shared_ptr<CancelToken> cancel; ///< may be null
+    /// Echoed in every report of this load, so the controller can tell the
+    /// newest load's reports from those of loads it replaced (the same path
+    /// may be loaded twice in a row).
+    int serial = 0;
 };
 
 class EngineWorker : public QObject {
@@ -79,13 +83,14 @@ public Q_SLOTS:
     void run(const daub::EngineJob& job);
 
 Q_SIGNALS:
-    void modelLoading(const QString& path);
-    /// Bytes of weights read so far (at most ~100 reports per load).
-    void modelLoadProgress(const QString& path, qint64 done, qint64 total);
-    void modelLoaded(const daub::ModelDescription& model, double milliseconds);
-    void modelLoadFailed(const QString& path, const QString& message);
+    /// Reports of the load whose LoadJob had `serial`.
+    void modelLoading(const QString& path, int serial);
+    /// Bytes of weights read so far (at most ~1000 reports per load).
+    void modelLoadProgress(const QString& path, qint64 done, qint64 total, int serial);
+    void modelLoaded(const daub::ModelDescription& model, double milliseconds, int serial);
+    void modelLoadFailed(const QString& path, const QString& message, int serial);
     /// The load was cancelled; no model is loaded now.
-    void modelLoadCancelled(const QString& path);
+    void modelLoadCancelled(const QString& path, int serial);
     void jobStarted(qint64 jobId);
     /// A step (or an upscaler tile) of a job; `phase` is a JobPhase.
     void jobProgress(qint64 jobId, int step, int total, double elapsedMs, const QImage& preview,

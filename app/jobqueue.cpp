@@ -6,10 +6,12 @@ namespace daub {
 
 JobQueue::JobQueue(QObject* parent) : QObject(parent) {}
 
-void JobQueue::enqueue(JobId id) {
+void JobQueue::enqueue(JobId id, bool needsEngine) {
     if (m_states.contains(id))
         return;
     m_waiting.append(id);
+    if (!needsEngine)
+        m_withoutEngine.insert(id);
     setState(id, State::Queued);
     Q_EMIT positionsChanged();
     scheduleDispatch();
@@ -25,6 +27,7 @@ bool JobQueue::cancel(JobId id) {
     }
     if (!m_waiting.removeOne(id))
         return false;
+    m_withoutEngine.remove(id);
     setState(id, State::Cancelled);
     Q_EMIT positionsChanged();
     return true;
@@ -95,9 +98,12 @@ void JobQueue::scheduleDispatch() {
 
 void JobQueue::dispatch() {
     m_dispatchScheduled = false;
-    if (m_running || !m_engineReady || m_waiting.isEmpty())
+    if (m_running || m_waiting.isEmpty())
         return;
+    if (!m_engineReady && !m_withoutEngine.contains(m_waiting.first()))
+        return; // in order: a job that needs the model waits, and those after it
     const JobId id = m_waiting.takeFirst();
+    m_withoutEngine.remove(id);
     m_running = id;
     setState(id, State::Running);
     Q_EMIT busyChanged();

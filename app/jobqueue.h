@@ -12,6 +12,7 @@
 #include <QHash>
 #include <QList>
 #include <QObject>
+#include <QSet>
 #include <QtQml/qqmlregistration.h>
 
 #include <optional>
@@ -37,8 +38,9 @@ public:
 
     explicit JobQueue(QObject* parent = nullptr);
 
-    /// Appends a job; it starts when all before it have ended.
-    void enqueue(JobId id);
+    /// Appends a job; it starts when all before it have ended and, unless
+    /// `needsEngine` is false (a plain upscale), a model is ready.
+    void enqueue(JobId id, bool needsEngine = true);
     /// Cancels a queued job at once, or asks the running one to stop
     /// (cancelRequested; it ends with markCancelled). False when the job
     /// has already ended or is unknown.
@@ -87,6 +89,7 @@ private:
     QHash<JobId, State> m_states;
     bool m_engineReady = false;
     bool m_dispatchScheduled = false;
+    QSet<JobId> m_withoutEngine; ///< waiting jobs that run without a model
 };
 
 } // namespace daub

@@ -92,8 +92,15 @@ public:
         if (!upscale.enabled())
             throw RequestError("Choose an upscaler in the options panel first.");
         const std::shared_ptr<const Upscaler> upscaler = upscalerFor(upscale.upscalerPath);
-        if (upscale.refineStrength)
-            loadedPipeline(); // fail before the upscale, not after it
+        // Everything checked before the upscale runs, as generate() does.
+        GenerationRequest checked;
+        checked.upscaler = upscaler;
+        checked.superres_level = upscale.level;
+        if (upscale.refineStrength) {
+            loadedPipeline();
+            checked.refine_strength = float(*upscale.refineStrength);
+        }
+        check_superres(checked, request.init_image->width, request.init_image->height);
         UpscaleOptions options;
         options.level = upscale.level;
         Image big = upscaler->upscale(

@@ -331,7 +331,7 @@ ApplicationWindow {
         fileMode: FileDialog.SaveFile
         defaultSuffix: "png"
         nameFilters: [qsTr("PNG images (*.png)")]
-        currentFolder: "file://" + AppSettings.saveFolder
+        currentFolder: AppSettings.saveFolderUrl
         onAccepted: {
             if (ChatController.saveResultAs(jobId, selectedFile))
                 toast.show(qsTr("Saved"))

@@ -191,7 +191,7 @@ Pane {
                     }
                     ToolButton {
                         objectName: "vaeResetButton"
-                        visible: root.chat ? root.chat.modelVaeName !== "" : false
+                        visible: root.chat ? root.chat.modelVaeName !== "" && root.chat.modelState !== 1 : false
                         icon.source: "qrc:/daub/icons/close.svg"
                         icon.color: Theme.mutedText
                         onClicked: root.chat.setModelVae("")
@@ -542,7 +542,7 @@ Pane {
                             objectName: "openSaveFolder"
                             icon.source: "qrc:/daub/icons/image.svg"
                             icon.color: Theme.mutedText
-                            onClicked: Qt.openUrlExternally("file://" + root.settings.saveFolder)
+                            onClicked: Qt.openUrlExternally(root.settings.saveFolderUrl)
                             ToolTip.visible: hovered
                             ToolTip.text: qsTr("Open the save folder")
                         }

@@ -101,6 +101,14 @@ TorchArchive read_torch_archive(std::span<const uint8_t> file, const std::string
         out.storages.emplace(key,
                              TorchStorageData{ref.dtype, ref.numel, offset, size, entry->crc32});
     }
+    // Tensors may view their storages with overlaps or zero strides, so a
+    // few bytes of storage could claim gigabytes of tensor: the elements all
+    // tensors ask for may be at most a small multiple of what the file holds
+    // (plus a little for tiny expanded tensors), checked before any is made.
+    uint64_t stored_elements = 0, tensor_elements = 0;
+    for (const auto& [key, s] : out.storages)
+        stored_elements += s.numel; // each <= the file size
+    const uint64_t allowed_elements = 4 * stored_elements + (uint64_t{1} << 20);
     for (auto& [key, t] : pickle.tensors) {
         const TorchStorageData& s = out.storages.at(t.storage_key);
         const std::string where = name + ": tensor '" + printable(key) + "'";
@@ -114,6 +122,12 @@ TorchArchive read_torch_archive(std::span<const uint8_t> file, const std::string
                                   " (its element count overflows).");
             else
                 numel *= static_cast<uint64_t>(d); // <= span
+        if (__builtin_add_overflow(tensor_elements, numel, &tensor_elements) ||
+            tensor_elements > allowed_elements)
+            throw FormatError(name + " is damaged or hostile: its tensors ask for far more "
+                                     "values than the file stores (" +
+                              printable(key) + " makes it " + std::to_string(tensor_elements) +
+                              ", the file holds " + std::to_string(stored_elements) + ").");
         if (numel > 0) {
             // The farthest element: offset + sum((size - 1) * stride).
             uint64_t last = static_cast<uint64_t>(t.storage_offset);

@@ -306,6 +306,14 @@ private:
     void dict_set(uint32_t dict, uint32_t key, uint32_t value) {
         if (at(dict).kind != Kind::Dict)
             damaged(std::string("stores a key in ") + kind_name(at(dict).kind) + ", not a dict");
+        // Every store counts (overwrites too), and keys are short: a memoised
+        // 16 MiB string stored again and again must not cost hours.
+        count_items(2);
+        {
+            const Obj& k = at(key);
+            if ((k.kind == Kind::Str || k.kind == Kind::Bytes) && k.s.size() > kMaxKeyLength)
+                too_big("bytes in one dict key", kMaxKeyLength);
+        }
         const auto hk = hash_key(key);
         Obj& d = at(dict);
         if (hk) {
@@ -318,7 +326,6 @@ private:
                 return;
             }
         }
-        count_items(2);
         d.items.push_back(key);
         d.items.push_back(value);
     }

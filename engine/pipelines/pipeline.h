@@ -199,6 +199,13 @@ public:
     virtual PromptTokenCounter token_counter() const = 0;
 };
 
+/// The super-resolution and refine settings of `request` for an image of
+/// width × height, checked before anything runs (a refused refine should
+/// not cost a whole first pass or upscale): level 2 or 4 with an upscaler,
+/// sizes within the upscaler's limits, a refine strength in [0.01, 1] and
+/// an upscaled size a refine pass can take (4096 a side). RequestError.
+void check_superres(const GenerationRequest& request, int width, int height);
+
 /// Scheduler names a request may give.
 const std::vector<std::string>& scheduler_names();
 

@@ -5,6 +5,7 @@
 
 #include "core/errors.h"
 #include "core/image_tensor.h"
+#include "core/layers.h"
 #include "metadata/img2img_steps.h"
 #include "pipelines/prompt_chunks.h"
 #include "pipelines/prompt_encoder.h"
@@ -104,6 +105,7 @@ at::Tensor denoise(const Components& c, Scheduler& scheduler, at::Tensor latents
 /// image = clamp(decoded / 2 + 0.5, 0, 1), u8 = round(image · 255).
 Image decode_latents(const Components& c, const at::Tensor& latents, Timings& timings) {
     const auto t0 = Clock::now();
+    nn::release_cached_memory(); // the UNet's buffers: not part of the VAE's peak
     at::Tensor z = latents.to(c.vae_dtype) / c.vae->scaling_factor();
     AutoencoderKL vae = c.vae;
     at::Tensor decoded = vae->decode(z).to(torch::kFloat);            // [1, 3, H, W]
@@ -111,39 +113,6 @@ Image decode_latents(const Components& c, const at::Tensor& latents, Timings& ti
     Image out = tensor_to_image(image);
     timings.vae_decode_ms = ms_since(t0);
     return out;
-}
-
-/// The super-resolution and refine settings of a request, checked before
-/// anything runs (a refused refine should not cost a whole first pass).
-void check_superres(const GenerationRequest& request, const ResolvedRequest& r) {
-    const int level = request.superres_level;
-    if (level == 0) {
-        if (request.refine_strength)
-            throw RequestError("Refining needs super-resolution: set the upscale level to 2 or 4.");
-        return;
-    }
-    if (level != 2 && level != 4)
-        throw RequestError("The super-resolution level must be 2 or 4 (got " +
-                           std::to_string(level) + ").");
-    if (!request.upscaler)
-        throw RequestError("Super-resolution needs an upscaler model (a Real-ESRGAN .pth or "
-                           ".safetensors file).");
-    UpscaleOptions options = request.upscale_options;
-    options.level = level;
-    request.upscaler->check(r.width, r.height, options); // sizes and tile options
-    if (!request.refine_strength)
-        return;
-    const int64_t w = int64_t{r.width} * level, h = int64_t{r.height} * level;
-    const float s = *request.refine_strength;
-    if (!(s >= 0.01f && s <= 1.0f))
-        throw RequestError("The refine strength must be between 0.01 and 1 (got " +
-                           std::to_string(s) + ").");
-    if (w > 4096 || h > 4096)
-        throw RequestError("Refining works up to 4096 pixels a side, and " +
-                           std::to_string(r.width) + "×" + std::to_string(r.height) + " upscaled ×" +
-                           std::to_string(level) + " is " + std::to_string(w) + "×" +
-                           std::to_string(h) + "; lower the size or the level, or upscale without "
-                                               "refining.");
 }
 
 GenerationResult finish(const ResolvedRequest& r, Image image, int steps_run, Timings timings,
@@ -161,6 +130,38 @@ GenerationResult finish(const ResolvedRequest& r, Image image, int steps_run, Ti
 }
 
 } // namespace
+
+void check_superres(const GenerationRequest& request, int width, int height) {
+    const int level = request.superres_level;
+    if (level == 0) {
+        if (request.refine_strength)
+            throw RequestError("Refining needs super-resolution: set the upscale level to 2 or 4.");
+        return;
+    }
+    if (level != 2 && level != 4)
+        throw RequestError("The super-resolution level must be 2 or 4 (got " +
+                           std::to_string(level) + ").");
+    if (!request.upscaler)
+        throw RequestError("Super-resolution needs an upscaler model (a Real-ESRGAN .pth or "
+                           ".safetensors file).");
+    UpscaleOptions options = request.upscale_options;
+    options.level = level;
+    request.upscaler->check(width, height, options); // sizes and tile options
+    if (!request.refine_strength)
+        return;
+    const int64_t w = int64_t{width} * level, h = int64_t{height} * level;
+    const float s = *request.refine_strength;
+    if (!(s >= 0.01f && s <= 1.0f))
+        throw RequestError("The refine strength must be between 0.01 and 1 (got " +
+                           std::to_string(s) + ").");
+    if (w > 4096 || h > 4096)
+        throw RequestError("Refining works up to 4096 pixels a side, and " +
+                           std::to_string(width) + "×" + std::to_string(height) + " upscaled ×" +
+                           std::to_string(level) + " is " + std::to_string(w) + "×" +
+                           std::to_string(h) + "; lower the size or the level, or upscale without "
+                                               "refining.");
+}
+
 
 // ---------------------------------------------------------------- Txt2Img
 
@@ -318,7 +319,7 @@ ResolvedRequest StableDiffusion::resolve(const GenerationRequest& request) const
     r.guidance = request.guidance_scale > 1.0f;
     if (request.init_image)
         Img2Img::kept_steps(request.steps, request.strength); // range check up front
-    check_superres(request, r);
+    check_superres(request, r.width, r.height);
     return r;
 }
 

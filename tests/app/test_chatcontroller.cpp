@@ -486,6 +486,42 @@ private Q_SLOTS:
         QCOMPARE(rig.controller.modelName(), QStringLiteral("tiny-sd15"));
     }
 
+    void theSameModelTwiceEndsLoaded() {
+        // Reports of a replaced load (same path) must not win over the newer one.
+        Rig rig;
+        rig.log->loadDelayMs = 10;
+        const QString path = rig.dir.filePath(QStringLiteral("tiny-sd15"));
+        QDir().mkpath(path);
+        rig.controller.loadModel(path);
+        rig.controller.loadModel(path);
+        rig.controller.loadModel(path);
+        QTRY_COMPARE(rig.controller.modelState(), ChatController::ModelState::Ready);
+        QTest::qWait(300); // every stale report has arrived by now
+        QCOMPARE(rig.controller.modelState(), ChatController::ModelState::Ready);
+        QCOMPARE(rig.controller.modelName(), QStringLiteral("tiny-sd15"));
+        QVERIFY(!rig.lastText().contains(QStringLiteral("cancelled")));
+        const qint64 id = rig.controller.send(QStringLiteral("after"));
+        QVERIFY(rig.waitUntilEnded(id));
+        QCOMPARE(rig.reply(id)->status, MessageModel::Status::Done);
+    }
+
+    void aPlainUpscaleNeedsNoModel() {
+        Rig rig; // nothing loaded
+        QVERIFY(rig.controller.setUpscaler(
+            daub::test::fixture(QStringLiteral("tiny-rrdbnet-x4.safetensors"))));
+        QSignalSpy initChanged(&rig.controller, &ChatController::initImageChanged);
+        rig.controller.setInitImageFromUrl(QUrl::fromLocalFile(
+            rig.writeImage(QStringLiteral("photo.png"), daub::test::testImage(40, 30))));
+        WAIT_FOR(initChanged);
+        const qint64 id = rig.controller.upscaleInitImage();
+        QVERIFY(id > 0);
+        QVERIFY(rig.waitUntilEnded(id));
+        QCOMPARE(rig.reply(id)->status, MessageModel::Status::Done);
+        QCOMPARE(rig.reply(id)->imageWidth, 80);
+        // Refining needs the model: it says so.
+        QCOMPARE(rig.controller.refineResult(id), -1);
+    }
+
     void separateVaeIsRememberedPerModel() {
         Rig rig;
         QVERIFY(rig.loadModel());
@@ -524,6 +560,11 @@ private Q_SLOTS:
         QTRY_COMPARE(rig.controller.modelState(), ChatController::ModelState::Failed);
         QVERIFY(rig.controller.modelError().contains(QStringLiteral("does not fit")));
         QVERIFY(rig.settings.recentModels().contains(model));
+        // The panel still names the VAE, so it can go back to the model's own.
+        QCOMPARE(rig.controller.modelVaeName(), QStringLiteral("broken-vae.safetensors"));
+        rig.controller.setModelVae(QString());
+        QTRY_COMPARE(rig.controller.modelState(), ChatController::ModelState::Ready);
+        QCOMPARE(rig.controller.modelVaeName(), QString());
     }
 
     void jobsNameTheModelThatRan() {

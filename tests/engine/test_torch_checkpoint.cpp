@@ -606,6 +606,12 @@ private Q_SLOTS:
                 one("FloatStorage", 6, 0, std::vector<int64_t>(40, 1), std::vector<int64_t>(40, 1)),
                 {{"0", six}}),
             {"40 dimensions"}, "rank 40");
+        // Stride 0 lets six stored values claim 4096 × 20480 × 9 of them
+        // (the review's few-KB .pth of RRDBNet-sized convolutions, ~3 GB).
+        expect_archive_error<daub::FormatError>(
+            make_checkpoint(one("FloatStorage", 6, 0, {4096, 20480, 3, 3}, {0, 0, 0, 0}),
+                            {{"0", six}}),
+            {"far more values than the file stores"}, "stride-0 giant");
         // No tensors at all.
         {
             Pickle p;
@@ -737,6 +743,15 @@ private Q_SLOTS:
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             qInfo("billion laughs refused in %.2f s", s);
             QVERIFY(s < 10);
+        }
+        // A long string stored as a dict key over and over (each store would
+        // copy and hash it): long keys are refused at the first store.
+        {
+            Pickle p;
+            p.op('}').str(std::string(64 * 1024, 'k')).raw("q\x00").op('0').raw("q\x01");
+            for (int i = 0; i < 1000; ++i)
+                p.raw("h\x01").raw("h\x00").op('N').op('s').op('0');
+            damaged(p.op('}').stop().b, {"dict key"}, "long dict keys");
         }
     }
 
