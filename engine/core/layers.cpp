@@ -3,6 +3,8 @@
 #include <c10/core/CPUAllocator.h>
 #include <torch/torch.h>
 
+#include <malloc.h>
+
 namespace daub::nn {
 
 namespace {
@@ -27,6 +29,12 @@ struct ConversionBuffer {
 thread_local ConversionBuffer t_buffer;
 
 } // namespace
+
+void release_cached_memory() {
+    t_buffer.data = c10::DataPtr();
+    t_buffer.bytes = 0;
+    ::malloc_trim(0);
+}
 
 at::ScalarType WeightedLayer::compute_dtype() const {
     return compute_dtype_.value_or(weight.scalar_type());

@@ -52,6 +52,14 @@ private:
     std::optional<at::ScalarType> compute_dtype_;
 };
 
+/// Frees this calling thread's conversion buffer (the next conversion
+/// allocates it again) and gives the memory the C allocator holds free back
+/// to the system (malloc_trim). For the boundary between phases whose
+/// memory does not overlap: the pipeline calls it after the denoising loop,
+/// before the VAE decodes, so the UNet's largest converted weight and its
+/// freed activations do not add to the VAE's peak.
+void release_cached_memory();
+
 /// y = x Wᵀ + b; weight [out, in], bias [out].
 class LinearImpl : public WeightedLayer {
 public:
