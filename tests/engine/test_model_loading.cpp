@@ -401,6 +401,38 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(ModelError, ckpt.load(key, at::kFloat, at::kCPU));
     }
 
+    /// The streaming write_safetensors: tensors asked for one at a time in
+    /// the specs' order, read back equal; a produced tensor that is not
+    /// what its spec says, or a key given twice, is an Error.
+    void streaming_writer_round_trip() {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const std::string path = dir.filePath("streamed.safetensors").toStdString();
+        const std::vector<StTensorSpec> specs = {{"z.first", at::kHalf, {3, 5}},
+                                                 {"a.second", at::kFloat, {7}},
+                                                 {"m.ids", at::kLong, {1, 4}}};
+        std::vector<at::Tensor> made;
+        std::vector<size_t> asked;
+        write_safetensors(path, specs, [&](size_t i) {
+            asked.push_back(i);
+            made.push_back(i == 2 ? torch::arange(4, torch::kLong).reshape({1, 4})
+                                  : torch::randn(specs[i].shape).to(specs[i].dtype));
+            return made.back();
+        });
+        QCOMPARE(asked, (std::vector<size_t>{0, 1, 2}));
+        const SafeTensorsFile file(path);
+        QCOMPARE(file.keys().size(), size_t(3));
+        for (size_t i = 0; i < specs.size(); ++i) {
+            QCOMPARE(file.stored_dtype(specs[i].key), specs[i].dtype);
+            QVERIFY(torch::equal(file.load(specs[i].key), made[i]));
+        }
+        QVERIFY_THROWS_EXCEPTION(Error, write_safetensors(path, specs, [&](size_t i) {
+                                     return torch::zeros({2}, torch::kFloat);
+                                 }));
+        QVERIFY_THROWS_EXCEPTION(
+            Error, write_safetensors(path, {specs[0], specs[0]}, [&](size_t) { return made[0]; }));
+    }
+
     /// GuardedMapping: pages past the end of a file that shrank read as
     /// zeros (no SIGBUS), and the mapping says it shrank.
     void guarded_mapping_survives_truncation() {
