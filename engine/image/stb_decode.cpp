@@ -42,7 +42,13 @@ int checked_length(size_t size, const std::string& name) {
 
 /// Refuses data that would trip a known bug of the stb version in use.
 void guard(const uint8_t* data, size_t size, const std::string& name) {
-    if (size >= 2 && data[0] == 0xFF && data[1] == 0xD8 && !jpeg_huffman_tables_valid(data, size))
+    // stb reads a JPEG after any number of 0xFF fill bytes before its SOI
+    // marker (FF D8); the check starts at that marker. Found by fuzzing.
+    size_t soi = 0;
+    while (soi < size && data[soi] == 0xFF)
+        ++soi;
+    if (soi > 0 && soi < size && data[soi] == 0xD8 &&
+        !jpeg_huffman_tables_valid(data + soi - 1, size - soi + 1))
         fail_read(name, "the JPEG file is corrupt (bad Huffman table)");
 }
 
