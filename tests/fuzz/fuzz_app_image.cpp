@@ -41,6 +41,9 @@ bool too_slow(const QByteArray& bytes) {
     buffer.open(QIODevice::ReadOnly);
     QImageReader reader(&buffer);
     reader.setDecideFormatFromContent(true);
+    // As decodeData: no header is read from a file that is not complete.
+    if (!daub::ImageDecoder::looksComplete(bytes, QString::fromLatin1(reader.format()).toLower()))
+        return false;
     const QSize size = reader.size();
     const qint64 pixels = size.isValid() ? qint64(size.width()) * size.height() : 0;
     return pixels > kFuzzMaxPixels && pixels <= daub::ImageDecoder::kMaxPixels;
