@@ -1,8 +1,12 @@
-// libFuzzer target: single-file checkpoint detection and configuration
-// (Checkpoint::open, detect_checkpoint_layout, the LDM/SGM key mappings,
-// the shape inspection, the derived configs and a config folder's checks)
-// over a fuzzed tensor list, then the engine's config parsers on what
-// comes out (UNetConfig, VaeConfig, ClipTextConfig, SchedulerConfig).
+// libFuzzer target: model files read from their shapes. Single-file
+// checkpoint detection and configuration (Checkpoint::open,
+// detect_checkpoint_layout, the LDM/SGM key mappings, the shape inspection,
+// the derived configs and a config folder's checks) over a fuzzed tensor
+// list, then the engine's config parsers on what comes out (UNetConfig,
+// VaeConfig, ClipTextConfig, SchedulerConfig); and the same file as a
+// super-resolution upscaler (rrdbnet_source's ESRGAN renaming,
+// RrdbNetConfig::from_weights with the file's metadata, the network built
+// when it is small).
 //
 // The input is text, so that mutations change key names and shapes rather
 // than break offsets:
@@ -13,6 +17,8 @@
 //   --- unet
 //   {"in_channels": 4, ...}         (optional: unet/config.json of a config folder)
 //   --- vae | text_encoder | text_encoder_2 | scheduler
+//   --- metadata
+//   scale 4                         (optional: "KEY VALUE" lines, the file's __metadata__)
 //
 // Each "KEY DTYPE DIM..." line becomes one entry of a real safetensors
 // header (data_offsets laid out one after the other; the data section is
@@ -23,12 +29,15 @@
 // Refusals (daub::Error) are expected; a crash, a sanitizer report or
 // another exception (a JSON type error escaping, say) is a finding.
 #include "core/errors.h"
+#include "core/safetensors.h"
+#include "core/weight_file.h"
 #include "fuzz_support.h"
 #include "loading/checkpoint.h"
 #include "models/unet_config.h"
 #include "models/vae_config.h"
 #include "schedulers/scheduler.h"
 #include "text/clip_text_config.h"
+#include "upscale/rrdbnet.h"
 
 #include <nlohmann/json.hpp>
 
@@ -57,15 +66,13 @@ uint64_t dtype_bytes(std::string_view dtype) {
     return 1;
 }
 
-/// The safetensors file of the tensor lines: 8-byte length + JSON header.
-std::string safetensors_header(std::string_view lines) {
-    json header = json::object();
-    uint64_t offset = 0;
-    for (size_t pos = 0; pos < lines.size();) {
-        size_t nl = lines.find('\n', pos);
+/// The lines of `text`, each split at spaces (empty words dropped).
+template <typename Fn> void for_each_line(std::string_view text, Fn&& visit) {
+    for (size_t pos = 0; pos < text.size();) {
+        size_t nl = text.find('\n', pos);
         if (nl == std::string_view::npos)
-            nl = lines.size();
-        std::string_view line = lines.substr(pos, nl - pos);
+            nl = text.size();
+        const std::string_view line = text.substr(pos, nl - pos);
         pos = nl + 1;
         std::vector<std::string_view> words;
         for (size_t w = 0; w < line.size();) {
@@ -75,8 +82,27 @@ std::string safetensors_header(std::string_view lines) {
                 words.push_back(line.substr(w, end - w));
             w = end + 1;
         }
-        if (words.size() < 2)
-            continue;
+        visit(words);
+    }
+}
+
+/// The safetensors file of the tensor lines and metadata lines: 8-byte
+/// length + JSON header; empty when a shape is not a list of integers.
+std::string safetensors_header(std::string_view lines, std::string_view metadata) {
+    json header = json::object();
+    if (!metadata.empty()) {
+        json meta = json::object();
+        for_each_line(metadata, [&](const std::vector<std::string_view>& words) {
+            if (words.size() >= 2)
+                meta[std::string(words[0])] = std::string(words[1]);
+        });
+        header["__metadata__"] = meta;
+    }
+    bool malformed = false;
+    uint64_t offset = 0;
+    for_each_line(lines, [&](const std::vector<std::string_view>& words) {
+        if (words.size() < 2 || malformed)
+            return;
         json shape = json::array();
         uint64_t bytes = dtype_bytes(words[1]);
         bool fits = true;
@@ -84,8 +110,10 @@ std::string safetensors_header(std::string_view lines) {
             int64_t d = 0;
             const auto [end, ec] =
                 std::from_chars(words[i].data(), words[i].data() + words[i].size(), d);
-            if (ec != std::errc() || end != words[i].data() + words[i].size())
-                return {}; // not a shape: the line is malformed, so is the input
+            if (ec != std::errc() || end != words[i].data() + words[i].size()) {
+                malformed = true; // not a shape: the line is malformed, so is the input
+                return;
+            }
             shape.push_back(d);
             fits =
                 fits && d >= 0 && !__builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes);
@@ -95,7 +123,9 @@ std::string safetensors_header(std::string_view lines) {
         offset = fits ? end : offset;
         header[std::string(words[0])] = {
             {"dtype", std::string(words[1])}, {"shape", shape}, {"data_offsets", {begin, end}}};
-    }
+    });
+    if (malformed)
+        return {};
     const std::string text = header.dump(-1, ' ', false, json::error_handler_t::replace);
     std::string file(8, '\0');
     for (int i = 0; i < 8; ++i)
@@ -132,6 +162,28 @@ void check_view(const daub::WeightSource& view) {
             DAUB_FUZZ_CHECK(d >= 0);
 }
 
+/// The file as a super-resolution upscaler, as Upscaler::open reads it.
+void as_upscaler(const std::string& path) {
+    try {
+        const auto file = daub::open_weight_file(path);
+        const auto* st = dynamic_cast<const daub::SafeTensorsFile*>(file.get());
+        DAUB_FUZZ_CHECK(st);
+        const auto source = daub::rrdbnet_source(file);
+        check_view(*source);
+        const daub::RrdbNetConfig c = daub::RrdbNetConfig::from_weights(*source, st->metadata());
+        DAUB_FUZZ_CHECK(c.scale == 1 || c.scale == 2 || c.scale == 4);
+        DAUB_FUZZ_CHECK(c.num_in_ch > 0 && c.num_out_ch > 0 && c.num_feat > 0 &&
+                        c.num_grow_ch > 0 && c.num_block > 0);
+        daub::fuzz::note("an upscaler", ("x" + std::to_string(c.scale)).c_str());
+        // The network it would build, allocated uninitialised, when small.
+        if (c.num_feat <= 64 && c.num_grow_ch <= 32 && c.num_block <= 4 && c.num_in_ch <= 16 &&
+            c.num_out_ch <= 16)
+            (void)daub::RrdbNet(c);
+    } catch (const daub::Error& e) {
+        daub::fuzz::note("not an upscaler", e.what());
+    }
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -139,14 +191,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static daub::fuzz::TempDir config_dir;
 
     const std::string_view input(reinterpret_cast<const char*>(data), size);
-    std::string tensors;
+    std::string_view tensor_lines, metadata;
     std::map<std::string, std::string_view> configs;
     daub::fuzz::for_each_section(input, [&](std::string_view name, std::string_view body) {
         if (name.empty())
-            tensors = safetensors_header(body);
+            tensor_lines = body;
+        else if (name == "metadata")
+            metadata = body;
         else if (auto it = kConfigFiles.find(name); it != kConfigFiles.end())
             configs[it->second] = body;
     });
+    const std::string tensors = safetensors_header(tensor_lines, metadata);
     if (tensors.empty())
         return 0;
     file.write(tensors.data(), tensors.size(), tensors.size() + kDataBytes);
@@ -156,6 +211,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         else
             config_dir.remove(relative);
     }
+
+    as_upscaler(file.path());
 
     std::unique_ptr<daub::Checkpoint> ckpt;
     try {

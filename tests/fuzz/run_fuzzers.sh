@@ -30,8 +30,9 @@ declare -A extra_seeds=(
 )
 
 start=$(date +%s)
-CC=clang CXX=clang++ cmake -S tests/fuzz -B "$build" -G Ninja > "$build.configure.log" 2>&1 ||
-  { cat "$build.configure.log"; exit 1; }
+mkdir -p "$build"
+CC=clang CXX=clang++ cmake -S tests/fuzz -B "$build" -G Ninja > "$build/configure.log" 2>&1 ||
+  { cat "$build/configure.log"; exit 1; }
 cmake --build "$build" -j "${DAUB_FUZZ_JOBS:-$(nproc)}"
 built=$(date +%s)
 echo "fuzz: built in $((built - start)) s; running ${#targets[@]} targets for $seconds s each"
@@ -51,7 +52,7 @@ for t in "${targets[@]}"; do
   if "$build/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
       -dict=tests/fuzz/dict/"$t".dict -artifact_prefix="$findings/" -print_final_stats=1 \
       "$work" "${seeds[@]}" > "$log" 2>&1; then
-    done_line=$(grep -E '^#[0-9]+ +DONE' "$log" | tail -1 || true)
+    done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 || true)
     echo "fuzz_$t: ok: ${done_line:-finished}"
   else
     failed+=("$t")

@@ -803,6 +803,38 @@ def bad_config_types():
             "\n--- text_encoder\n[1, 2]\n--- scheduler\n{\"beta_start\": \"x\"}\n")
 
 
+def rrdbnet(scale=4, nf=8, gc=4, blocks=2, esrgan_names=False, dtype="F32"):
+    """A tiny Real-ESRGAN RRDBNet: basicsr's key names, or ESRGAN's original ones."""
+    k = Keys()
+
+    def conv(name, out_c, in_c):
+        k.add(name + ".weight", out_c, in_c, 3, 3, dtype=dtype)
+        k.add(name + ".bias", out_c, dtype=dtype)
+
+    packed = 3 * {4: 1, 2: 4, 1: 16}[scale]
+    if esrgan_names:
+        conv("model.0", nf, packed)
+        for n in range(blocks):
+            for r in range(1, 4):
+                for m in range(1, 6):
+                    conv(f"model.1.sub.{n}.RDB{r}.conv{m}.0", gc if m < 5 else nf,
+                         nf + (m - 1) * gc)
+        conv(f"model.1.sub.{blocks}", nf, nf)
+        for name in ("model.3", "model.6", "model.8"):
+            conv(name, nf, nf)
+        conv("model.10", 3, nf)
+    else:
+        conv("conv_first", nf, packed)
+        for n in range(blocks):
+            for r in range(1, 4):
+                for m in range(1, 6):
+                    conv(f"body.{n}.rdb{r}.conv{m}", gc if m < 5 else nf, nf + (m - 1) * gc)
+        for name in ("conv_body", "conv_up1", "conv_up2", "conv_hr"):
+            conv(name, nf, nf)
+        conv("conv_last", 3, nf)
+    return k.text()
+
+
 def checkpoint_seeds():
     def lora(k):
         k.add("lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight", 4, 32)
@@ -824,6 +856,12 @@ def checkpoint_seeds():
         "fragment.txt": small.text(),
         "vae_only.txt": vae_only.text(),
         "flux.txt": "double_blocks.0.img_attn.qkv.weight BF16 9 3\n",
+        "upscaler_x4.txt": rrdbnet(),
+        "upscaler_x2_metadata.txt": rrdbnet(scale=2, dtype="F16") +
+        "--- metadata\narch RRDBNet\nscale 2\nnum_block 2\nnum_feat 8\nnum_grow_ch 4\n",
+        "upscaler_x1.txt": rrdbnet(scale=1, blocks=1),
+        "upscaler_esrgan_names.txt": rrdbnet(esrgan_names=True),
+        "upscaler_wrong_arch.txt": rrdbnet(blocks=1) + "--- metadata\narch SwinIR\n",
     }
 
 
