@@ -112,6 +112,26 @@ std::optional<std::vector<uint8_t>> without_empty_idat(const uint8_t* data, size
     return out;
 }
 
+/// True when an IDAT chunk of a PNG claims more bytes than the data has
+/// left: stb grows its buffer to the claimed size (2 GB for a 200-byte
+/// file) before finding that the data ends first. Found by fuzzing.
+bool png_idat_runs_past_end(const uint8_t* data, size_t size) {
+    if (!is_png(data, size))
+        return false;
+    for (size_t pos = 8; size - pos >= 8;) { // pos <= size always holds
+        const size_t length = be32(data + pos);
+        const uint8_t* type = data + pos + 4;
+        if (std::memcmp(type, "IEND", 4) == 0)
+            return false;
+        if (length > size - pos - 8)
+            return std::memcmp(type, "IDAT", 4) == 0;
+        if (length > size - pos - 12) // only the checksum is cut: no chunk follows
+            return false;
+        pos += 12 + length;
+    }
+    return false;
+}
+
 std::string reason() {
     const char* r = stbi_failure_reason();
     return r ? r : "unknown error";
@@ -139,6 +159,8 @@ ImageInfo stb_read_info(const uint8_t* data, size_t size, const std::string& nam
 
 Pixels stb_decode(const uint8_t* data, size_t size, int channels, const std::string& name) {
     guard(data, size, name);
+    if (png_idat_runs_past_end(data, size))
+        fail_read(name, "the file is corrupt or truncated (its image data runs past its end)");
     const std::optional<std::vector<uint8_t>> cleaned = without_empty_idat(data, size);
     if (cleaned) {
         data = cleaned->data();

@@ -480,6 +480,18 @@ private Q_SLOTS:
 
     // ---- errors ----------------------------------------------------------
 
+    /// A PNG whose image data chunk claims 2 GB in a file of a few hundred
+    /// bytes is refused before stb grows its buffer to the claimed size.
+    /// Found by fuzzing (the allocation, not the refusal, was the bug).
+    void png_data_chunk_longer_than_the_file_is_refused_first() {
+        const std::vector<uint8_t> good = daub::encode_png(smooth_image(16, 12));
+        std::vector<uint8_t> bad(good.begin(), good.end() - 12); // without IEND
+        const uint8_t claim[] = {0x7F, 0xFF, 0xFF, 0xF0, 'I', 'D', 'A', 'T', 1, 2, 3};
+        bad.insert(bad.end(), std::begin(claim), std::end(claim));
+        QVERIFY(throws_image_error([&] { daub::decode_image(bad.data(), bad.size(), "long.png"); },
+                                   "its image data runs past its end"));
+    }
+
     void unreadable_files_throw_image_error_naming_the_file() {
         const std::vector<uint8_t> good = read_bytes(daub::test::fixture("golden/init_64x64.png"));
         QVERIFY(good.size() > 300);
