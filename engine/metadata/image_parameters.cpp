@@ -50,11 +50,14 @@ template <typename T> std::optional<T> parse_number(const std::string& text) {
 }
 
 /// A value that would break the settings line, quoted JSON-style (as
-/// A1111's `quote()`); other values as they are. One that starts with a
-/// quote is quoted too: written bare, a reader takes it for the start of
-/// a quoted value and runs on into the next settings (found by fuzzing).
+/// A1111's `quote()`); other values as they are. Also quoted, so that
+/// they read back as they were (found by fuzzing): a value that starts
+/// with a quote (written bare, a reader takes it for the start of a quoted
+/// value and runs on into the next settings) and one with spaces at either
+/// end (trimmed on reading).
 std::string quote(const std::string& value) {
-    if (value.find_first_of(",\n:") == std::string::npos && value.rfind('"', 0) != 0)
+    if (value.find_first_of(",\n:") == std::string::npos && value.rfind('"', 0) != 0 &&
+        trim(value) == value)
         return value;
     std::string out = "\"";
     for (char c : value) {

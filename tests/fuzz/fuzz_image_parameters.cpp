@@ -2,8 +2,8 @@
 // (metadata/image_parameters.h parse_parameters_text), as the app reads it
 // from a PNG someone dropped. Whatever it parses must survive a round
 // trip: the text format_parameters_text writes for it parses again, to the
-// same integers and sampler, and after one such round the text no longer
-// changes (A1111's format rounds numbers and trims values once).
+// same texts, integers and sampler, and after one such round the text no
+// longer changes (A1111's format rounds numbers once).
 //
 // A crash, a sanitizer report, an exception (the parser throws none) or a
 // broken round trip is a finding.
@@ -38,9 +38,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     DAUB_FUZZ_CHECK(q.refine_strength.has_value() ==
                     (p.upscale > 0 && p.refine_strength.has_value()));
     DAUB_FUZZ_CHECK((q.upscale > 0) == (p.upscale > 0));
-    // Numbers are written with 6 (CFG scale) or 4 significant digits and
-    // values are trimmed, as A1111 does, so one round may change them; from
-    // then on the text is a fixed point.
+    // Texts are written so that they read back as they were.
+    DAUB_FUZZ_CHECK(q.prompt == p.prompt && q.negative_prompt == p.negative_prompt);
+    DAUB_FUZZ_CHECK(q.model == p.model && q.vae == p.vae);
+    DAUB_FUZZ_CHECK(p.upscale <= 0 || q.upscaler == p.upscaler);
+    // Numbers are written with 6 (CFG scale) or 4 significant digits, as
+    // A1111 does, so one round may change them; from then on the text is a
+    // fixed point.
     const std::string settled = daub::format_parameters_text(q);
     const auto third = daub::parse_parameters_text(settled);
     DAUB_FUZZ_CHECK(third.has_value());
