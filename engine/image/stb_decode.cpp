@@ -123,9 +123,10 @@ bool png_idat_runs_past_end(const uint8_t* data, size_t size) {
         const uint8_t* type = data + pos + 4;
         if (std::memcmp(type, "IEND", 4) == 0)
             return false;
-        if (length > size - pos - 8)
+        const size_t left = size - pos - 8; // after the chunk's length and type
+        if (length > left)
             return std::memcmp(type, "IDAT", 4) == 0;
-        if (length > size - pos - 12) // only the checksum is cut: no chunk follows
+        if (left - length < 4) // its checksum is cut: no chunk follows
             return false;
         pos += 12 + length;
     }
