@@ -22,6 +22,8 @@ packages=(
   qml6-module-qt-labs-folderlistmodel
   xvfb xauth libgl1-mesa-dri libegl1 fonts-dejavu-core
   libqt6svg6
+  # The history's SQLite database (Qt SQL's QSQLITE driver).
+  libqt6sql6-sqlite
   # The .deb (cpack's dpkg-shlibdeps step needs dpkg-dev and file), its PNG
   # icons rendered from the SVG, and the validators its tests run on the
   # desktop entry and the AppStream metadata.
