@@ -1,5 +1,7 @@
 #include "models/resnet.h"
 
+#include "core/cancel.h"
+
 #include <torch/torch.h>
 
 namespace daub {
@@ -21,9 +23,13 @@ ResnetBlock2DImpl::ResnetBlock2DImpl(const ResnetBlock2DConfig& config) : config
 }
 
 at::Tensor ResnetBlock2DImpl::forward(const at::Tensor& x, const at::Tensor& temb) {
+    // Two cancellation points: at full resolution one convolution of a VAE
+    // decode takes seconds on a CPU.
+    throw_if_cancelled();
     at::Tensor h = conv1(torch::silu(norm1(x))); // [B, Cout, H, W]
     if (time_emb_proj && temb.defined())
         h = h + time_emb_proj(torch::silu(temb)).unsqueeze(-1).unsqueeze(-1); // + [B, Cout, 1, 1]
+    throw_if_cancelled();
     h = conv2(torch::silu(norm2(h)));
     at::Tensor shortcut = conv_shortcut ? conv_shortcut(x) : x;
     at::Tensor out = shortcut + h;
@@ -38,6 +44,7 @@ Downsample2DImpl::Downsample2DImpl(int64_t channels, int64_t padding) : padding_
 }
 
 at::Tensor Downsample2DImpl::forward(const at::Tensor& x) {
+    throw_if_cancelled();
     if (padding_ == 0)
         return conv(F::pad(x, F::PadFuncOptions({0, 1, 0, 1}).mode(torch::kConstant).value(0)));
     return conv(x);
@@ -54,6 +61,7 @@ at::Tensor Upsample2DImpl::forward(const at::Tensor& x, std::optional<std::array
         options.size(std::vector<int64_t>{(*size)[0], (*size)[1]});
     else
         options.scale_factor(std::vector<double>{2.0, 2.0});
+    throw_if_cancelled();
     at::Tensor h = x;
     // Nearest upsampling has no bf16 kernel on older torch: go through fp32.
     const bool upcast = x.scalar_type() == at::kBFloat16;

@@ -1,5 +1,6 @@
 #include "models/transformer_2d.h"
 
+#include "core/cancel.h"
 #include "models/attention.h"
 
 #include <torch/torch.h>
@@ -66,9 +67,12 @@ BasicTransformerBlockImpl::BasicTransformerBlockImpl(int64_t dim, int64_t heads,
 }
 
 at::Tensor BasicTransformerBlockImpl::forward(const at::Tensor& x, const at::Tensor& context) {
+    throw_if_cancelled();
     at::Tensor h = attn1(norm1(x)) + x; // [B, N, dim]
-    h = attn2(norm2(h), context) + h;   // [B, N, dim]
-    return ff(norm3(h)) + h;            // [B, N, dim]
+    throw_if_cancelled();
+    h = attn2(norm2(h), context) + h; // [B, N, dim]
+    throw_if_cancelled();
+    return ff(norm3(h)) + h; // [B, N, dim]
 }
 
 // ---- Transformer2DModel -----------------------------------------------------

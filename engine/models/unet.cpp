@@ -1,5 +1,6 @@
 #include "models/unet.h"
 
+#include "core/cancel.h"
 #include "core/errors.h"
 #include "core/json.h"
 #include "core/safetensors.h"
@@ -82,16 +83,25 @@ at::Tensor UNet2DConditionModelImpl::forward(const at::Tensor& sample, const at:
     if (encoder_hidden_states.dim() != 3 || encoder_hidden_states.size(0) != batch)
         throw RequestError("The UNet's encoder_hidden_states must be [batch, tokens, width].");
 
+    // The blocks check the calling thread's CancelScope too (resnets,
+    // transformer blocks): one evaluation can take many seconds.
+    throw_if_cancelled();
     const at::Tensor emb = embed_time(timestep, batch, added); // [B, T]
 
     at::Tensor h = config_.center_input_sample ? sample * 2.0 - 1.0 : sample;
     h = conv_in(h); // [B, C0, h, w]
     std::vector<at::Tensor> skips{h};
-    for (auto& block : down_)
+    for (auto& block : down_) {
+        throw_if_cancelled();
         h = block(h, emb, encoder_hidden_states, skips); // [B, Ci, h/2^i, w/2^i]
-    h = mid_block(h, emb, encoder_hidden_states);        // [B, Cn, ., .]
-    for (auto& block : up_)
+    }
+    throw_if_cancelled();
+    h = mid_block(h, emb, encoder_hidden_states); // [B, Cn, ., .]
+    for (auto& block : up_) {
+        throw_if_cancelled();
         h = block(h, emb, encoder_hidden_states, skips); // back up to [B, C0, h, w]
+    }
+    throw_if_cancelled();
     h = torch::silu(conv_norm_out(h));
     return conv_out(h); // [B, out_channels, h, w]
 }

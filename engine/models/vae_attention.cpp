@@ -1,5 +1,6 @@
 #include "models/vae_attention.h"
 
+#include "core/cancel.h"
 #include "models/attention.h"
 
 #include <torch/torch.h>
@@ -28,6 +29,7 @@ VaeAttentionImpl::VaeAttentionImpl(int64_t channels, int64_t groups, double eps)
 }
 
 at::Tensor VaeAttentionImpl::forward(const at::Tensor& x) {
+    throw_if_cancelled();
     const int64_t b = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
     at::Tensor tokens = group_norm(x).view({b, c, h * w}).transpose(1, 2); // [B, N, C]
     at::Tensor q = to_q(tokens).unsqueeze(1);                              // [B, 1, N, C]

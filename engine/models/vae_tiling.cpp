@@ -1,5 +1,6 @@
 #include "models/vae_tiling.h"
 
+#include "core/cancel.h"
 #include "core/errors.h"
 
 #include <torch/torch.h>
@@ -69,6 +70,7 @@ at::Tensor run_tiled(const at::Tensor& input, int64_t tile, int64_t overlap, int
         const int64_t th = std::min(tile, height - y);
         for (int64_t x : xs) {
             const int64_t tw = std::min(tile, width - x);
+            throw_if_cancelled();
             at::Tensor part = fn(input.slice(2, y, y + th).slice(3, x, x + tw)); // [B, C', h', w']
             const int64_t oy = y * num / den, ox = x * num / den;
             const int64_t oh = part.size(2), ow = part.size(3);

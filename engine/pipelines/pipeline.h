@@ -9,8 +9,10 @@
 //
 // Thread safety: a Pipeline is used by one thread at a time (the app's
 // engine thread). `CancelToken::cancel()` may be called from any thread;
-// the loop checks it between steps and throws CancelledError, after which
-// the pipeline is ready for the next job.
+// the loop checks it between steps, and the networks inside each step (the
+// text encoders' layers, the UNet's and the VAE's blocks, VAE tiles:
+// generate() installs it as the thread's CancelScope), and throws
+// CancelledError, after which the pipeline is ready for the next job.
 //
 // Errors are typed exceptions from core/errors.h, each with one sentence.
 #pragma once

@@ -170,6 +170,7 @@ Txt2Img::Txt2Img(std::shared_ptr<const Components> components)
 
 GenerationResult Txt2Img::run(const ResolvedRequest& r, NoiseSource& noise,
                               const ProgressFn& progress, const CancelToken* cancel) const {
+    const CancelScope cancel_scope(cancel); // checked inside the networks too
     torch::InferenceMode inference;
     const Components& c = *components_;
     const auto t_start = Clock::now();
@@ -212,6 +213,7 @@ int Img2Img::kept_steps(int steps, float strength) {
 
 GenerationResult Img2Img::run(const ResolvedRequest& r, NoiseSource& noise,
                               const ProgressFn& progress, const CancelToken* cancel) const {
+    const CancelScope cancel_scope(cancel); // checked inside the networks too
     torch::InferenceMode inference;
     const Components& c = *components_;
     const GenerationRequest& req = *r.request;
@@ -326,6 +328,7 @@ ResolvedRequest StableDiffusion::resolve(const GenerationRequest& request) const
 GenerationResult StableDiffusion::generate(const GenerationRequest& request,
                                            const ProgressFn& on_progress,
                                            const CancelToken* cancel) {
+    const CancelScope cancel_scope(cancel); // checked inside the networks too
     const ResolvedRequest r = resolve(request);
     std::unique_ptr<NoiseSource> noise =
         request.replay_noise_path.empty() ? make_seeded_noise(static_cast<uint64_t>(r.seed))

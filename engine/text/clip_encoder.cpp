@@ -1,5 +1,6 @@
 #include "text/clip_encoder.h"
 
+#include "core/cancel.h"
 #include "text/clip_encoder_layer.h"
 
 #include <torch/torch.h>
@@ -18,9 +19,11 @@ std::vector<at::Tensor> ClipEncoderImpl::forward(const at::Tensor& x, int64_t nu
     std::vector<at::Tensor> hidden_states;
     hidden_states.reserve(static_cast<size_t>(num_layers) + 1);
     hidden_states.push_back(x); // [B, T, C]
-    for (int64_t i = 0; i < num_layers; ++i)
+    for (int64_t i = 0; i < num_layers; ++i) {
+        throw_if_cancelled(); // the calling thread's CancelScope, if any
         hidden_states.push_back(
             layers->ptr<ClipEncoderLayerImpl>(i)->forward(hidden_states.back())); // [B, T, C]
+    }
     return hidden_states;
 }
 

@@ -1,5 +1,6 @@
 #include "upscale/rrdbnet.h"
 
+#include "core/cancel.h"
 #include "core/errors.h"
 
 #include <torch/torch.h>
@@ -368,12 +369,19 @@ at::Tensor RrdbNetImpl::forward(const at::Tensor& image) {
         x = torch::pixel_unshuffle(x, u);
     at::Tensor feat = conv_first(x);
     at::Tensor trunk = feat;
-    for (const auto& block : *body)
+    // A large tile takes seconds: the calling thread's CancelScope is
+    // checked between blocks.
+    for (const auto& block : *body) {
+        throw_if_cancelled();
         trunk = block->as<Rrdb>()->forward(trunk);
+    }
     feat = feat + conv_body(trunk);
     trunk = at::Tensor();
+    throw_if_cancelled();
     feat = lrelu(conv_up1(upsample2(feat)));
+    throw_if_cancelled();
     feat = lrelu(conv_up2(upsample2(feat)));
+    throw_if_cancelled();
     return conv_last(lrelu(conv_hr(feat)));
 }
 

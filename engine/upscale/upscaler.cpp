@@ -324,6 +324,7 @@ Image Upscaler::upscale(const Image& in, const UpscaleOptions& options,
     if (in.empty() || in.rgb.size() != static_cast<size_t>(in.width) * in.height * 3)
         throw ImageError("The image to upscale is empty or inconsistent.");
     check(in.width, in.height, options);
+    const CancelScope cancel_scope(cancel); // checked inside the net too
     const int level = options.level;
     const int64_t out_w = int64_t{in.width} * level, out_h = int64_t{in.height} * level;
 

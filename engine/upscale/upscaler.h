@@ -18,7 +18,8 @@
 // afterwards (as Real-ESRGAN's tile_process), so memory stays bounded for
 // any image size. With tile -1 the size comes from the memory available on
 // the device (no tiling when the whole image fits). Progress is reported
-// once per tile; the cancel token is checked before each tile.
+// once per tile; the cancel token is checked before each tile and, through
+// a CancelScope (core/cancel.h), between the net's blocks inside a tile.
 //
 // Colour: the engine's Image is RGB (image files are read with alpha
 // composited on white), so only RGB is upscaled. An app that keeps an alpha
@@ -86,7 +87,8 @@ public:
     int receptive_radius() const;
 
     /// `in` scaled by options.level. Throws what check() throws, ImageError
-    /// for an empty image, CancelledError when `cancel` is set between tiles.
+    /// for an empty image, CancelledError when `cancel` is set (checked
+    /// between tiles and between the net's blocks).
     Image upscale(const Image& in, const UpscaleOptions& options = {},
                   const UpscaleProgressFn& progress = {},
                   const CancelToken* cancel = nullptr) const;
