@@ -282,7 +282,8 @@ void HistoryStore::Private::closeConnection() {
 }
 
 QString HistoryStore::Private::error(const QString& what) const {
-    return QStringLiteral("Daub could not %1 its history: %2.").arg(what, reasonFromSql(db().lastError()));
+    return QStringLiteral("Daub could not %1 its history: %2.")
+        .arg(what, reasonFromSql(db().lastError()));
 }
 
 // Connection settings, the first statements that read the file: a file
@@ -352,28 +353,27 @@ bool HistoryStore::Private::migrate(QString* error) {
         // Version 1. created: milliseconds since 1970 UTC; state: "done",
         // "failed" or "cancelled"; image_file: the PNG's name inside images/
         // ("" when there is none); image_bytes: its size.
-        const bool ok = q.exec(QStringLiteral(
-            "CREATE TABLE entries ("
-            " id INTEGER PRIMARY KEY,"
-            " created INTEGER NOT NULL,"
-            " state TEXT NOT NULL,"
-            " prompt TEXT NOT NULL DEFAULT '',"
-            " negative_prompt TEXT NOT NULL DEFAULT '',"
-            " recipe BLOB,"
-            " parameters TEXT NOT NULL DEFAULT '',"
-            " seed INTEGER NOT NULL DEFAULT -1,"
-            " width INTEGER NOT NULL DEFAULT 0,"
-            " height INTEGER NOT NULL DEFAULT 0,"
-            " model TEXT NOT NULL DEFAULT '',"
-            " vae TEXT NOT NULL DEFAULT '',"
-            " upscaler TEXT NOT NULL DEFAULT '',"
-            " init_sha256 BLOB,"
-            " init_thumbnail BLOB,"
-            " elapsed_ms REAL NOT NULL DEFAULT 0,"
-            " error TEXT NOT NULL DEFAULT '',"
-            " favourite INTEGER NOT NULL DEFAULT 0,"
-            " image_file TEXT NOT NULL DEFAULT '',"
-            " image_bytes INTEGER NOT NULL DEFAULT 0)"));
+        const bool ok = q.exec(QStringLiteral("CREATE TABLE entries ("
+                                              " id INTEGER PRIMARY KEY,"
+                                              " created INTEGER NOT NULL,"
+                                              " state TEXT NOT NULL,"
+                                              " prompt TEXT NOT NULL DEFAULT '',"
+                                              " negative_prompt TEXT NOT NULL DEFAULT '',"
+                                              " recipe BLOB,"
+                                              " parameters TEXT NOT NULL DEFAULT '',"
+                                              " seed INTEGER NOT NULL DEFAULT -1,"
+                                              " width INTEGER NOT NULL DEFAULT 0,"
+                                              " height INTEGER NOT NULL DEFAULT 0,"
+                                              " model TEXT NOT NULL DEFAULT '',"
+                                              " vae TEXT NOT NULL DEFAULT '',"
+                                              " upscaler TEXT NOT NULL DEFAULT '',"
+                                              " init_sha256 BLOB,"
+                                              " init_thumbnail BLOB,"
+                                              " elapsed_ms REAL NOT NULL DEFAULT 0,"
+                                              " error TEXT NOT NULL DEFAULT '',"
+                                              " favourite INTEGER NOT NULL DEFAULT 0,"
+                                              " image_file TEXT NOT NULL DEFAULT '',"
+                                              " image_bytes INTEGER NOT NULL DEFAULT 0)"));
         if (!ok || !q.exec(QStringLiteral("PRAGMA user_version = 1")))
             return fail(this->error(QStringLiteral("create")));
         version = 1;
@@ -466,7 +466,8 @@ bool HistoryStore::Private::clean(QString* error) {
 // deleted) together with the images it listed, and a new history starts.
 bool HistoryStore::Private::setAside(QString* notice) {
     closeConnection();
-    const QString stamp = QDateTime::currentDateTimeUtc().toString(QStringLiteral("yyyyMMdd-HHmmss"));
+    const QString stamp =
+        QDateTime::currentDateTimeUtc().toString(QStringLiteral("yyyyMMdd-HHmmss"));
     const QString suffix = QStringLiteral(".broken-") + stamp;
     QDir dir(folder);
     const QString aside = kDatabaseName + suffix;
@@ -543,7 +544,9 @@ HistoryStore::HistoryStore(QObject* parent) : QObject(parent), d(std::make_uniqu
     d->connection = QStringLiteral("daub-history-%1").arg(quintptr(this), 0, 16);
 }
 
-HistoryStore::~HistoryStore() { close(); }
+HistoryStore::~HistoryStore() {
+    close();
+}
 
 bool HistoryStore::open(const QString& folder, QString* error) {
     close();
@@ -557,9 +560,12 @@ bool HistoryStore::open(const QString& folder, QString* error) {
     if (!dir.mkpath(QStringLiteral(".")) || !dir.mkpath(kImagesName) ||
         !QFileInfo(d->imagesPath()).isDir()) {
         const int saved = errno;
+        const QFileInfo info(d->imagesPath());
+        const QString reason = info.exists() && !info.isDir()
+                                   ? QStringLiteral("a file of that name is in the way")
+                                   : reasonFromErrno(saved ? saved : ENOTDIR, d->folder);
         setError(error, QStringLiteral("Daub could not create its history folder %1: %2.")
-                            .arg(QDir::toNativeSeparators(d->imagesPath()),
-                                 reasonFromErrno(saved ? saved : ENOTDIR, d->imagesPath())));
+                            .arg(QDir::toNativeSeparators(d->imagesPath()), reason));
         return false;
     }
     if (!QSqlDatabase::isDriverAvailable(QStringLiteral("QSQLITE"))) {
@@ -579,7 +585,8 @@ bool HistoryStore::open(const QString& folder, QString* error) {
     QString notice;
     for (int attempt = 0; attempt < 2; ++attempt) {
         {
-            QSqlDatabase database = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), d->connection);
+            QSqlDatabase database =
+                QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), d->connection);
             database.setDatabaseName(d->databasePath());
             if (!database.open()) {
                 setError(error, QStringLiteral("Daub could not open its history in %1: %2.")
@@ -608,24 +615,34 @@ bool HistoryStore::open(const QString& folder, QString* error) {
         return false;
     }
 
-    QSqlQuery q(d->db());
-    if (!q.exec(QStringLiteral("SELECT MAX((SELECT value FROM counters WHERE name = 'max_id'), "
-                               "IFNULL((SELECT MAX(id) FROM entries), 0))")) ||
-        !q.next()) {
+    std::optional<qint64> maxId;
+    {
+        QSqlQuery q(d->db());
+        if (q.exec(QStringLiteral(
+                "SELECT MAX(IFNULL((SELECT value FROM counters WHERE name = 'max_id'), 0), "
+                "IFNULL((SELECT MAX(id) FROM entries), 0))")) &&
+            q.next())
+            maxId = q.value(0).toLongLong();
+    }
+    if (!maxId) {
         setError(error, d->error(QStringLiteral("open")));
         d->closeConnection();
         d->lock.reset();
         return false;
     }
-    d->maxId = q.value(0).toLongLong();
+    d->maxId = *maxId;
     d->open = true;
     setError(error, notice);
     return true;
 }
 
-bool HistoryStore::isOpen() const { return d->open; }
+bool HistoryStore::isOpen() const {
+    return d->open;
+}
 
-QString HistoryStore::folder() const { return d->open ? d->folder : QString(); }
+QString HistoryStore::folder() const {
+    return d->open ? d->folder : QString();
+}
 
 void HistoryStore::close() {
     if (QSqlDatabase::contains(d->connection))
@@ -635,13 +652,16 @@ void HistoryStore::close() {
     d->maxId = 0;
 }
 
-qint64 HistoryStore::nextId() const { return d->open ? d->maxId + 1 : 1; }
+qint64 HistoryStore::nextId() const {
+    return d->open ? d->maxId + 1 : 1;
+}
 
 bool HistoryStore::add(HistoryEntry& entry, const QByteArray& png, QString* error) {
     setError(error, QString());
     const QString what = png.isEmpty() ? QStringLiteral("this job") : QStringLiteral("this image");
     auto refuse = [&](const QString& reason) {
-        setError(error, QStringLiteral("Daub could not keep %1 in its history: %2.").arg(what, reason));
+        setError(error,
+                 QStringLiteral("Daub could not keep %1 in its history: %2.").arg(what, reason));
         return false;
     };
     if (!d->open)
@@ -673,7 +693,8 @@ bool HistoryStore::add(HistoryEntry& entry, const QByteArray& png, QString* erro
                               .arg(text->size())
                               .arg(kMaxTextChars));
     if (entry.width < 0 || entry.height < 0)
-        return refuse(QStringLiteral("its size %1×%2 is negative").arg(entry.width).arg(entry.height));
+        return refuse(
+            QStringLiteral("its size %1×%2 is negative").arg(entry.width).arg(entry.height));
 
     {
         QSqlQuery q(d->db());
@@ -699,8 +720,8 @@ bool HistoryStore::add(HistoryEntry& entry, const QByteArray& png, QString* erro
         const QString temp =
             finalPath + QStringLiteral(".tmp-%1").arg(QCoreApplication::applicationPid());
         int failure = writeAndSync(temp, png);
-        if (failure == 0 &&
-            ::rename(QFile::encodeName(temp).constData(), QFile::encodeName(finalPath).constData()) != 0)
+        if (failure == 0 && ::rename(QFile::encodeName(temp).constData(),
+                                     QFile::encodeName(finalPath).constData()) != 0)
             failure = errno;
         if (failure != 0) {
             ::unlink(QFile::encodeName(temp).constData());
@@ -762,7 +783,8 @@ bool HistoryStore::add(HistoryEntry& entry, const QByteArray& png, QString* erro
     };
     if (!d->exec(q, values))
         return undo(q.lastError());
-    q.prepare(QStringLiteral("UPDATE counters SET value = MAX(value, ?) WHERE name = 'max_id'"));
+    q.prepare(QStringLiteral("INSERT INTO counters (name, value) VALUES ('max_id', ?) ON "
+                             "CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value)"));
     if (!d->exec(q, {entry.id}))
         return undo(q.lastError());
     if (!q.exec(QStringLiteral("COMMIT")))

@@ -13,6 +13,15 @@
 // Job ids are history ids: the controller numbers new jobs from nextId(),
 // so a message, its cache entry, its PNG and its row share one id, also
 // after a restart. GUI thread only (one connection, named per instance).
+//
+// The database: PRAGMA user_version is the schema version (kSchemaVersion);
+// table `entries` (created = milliseconds since 1970 UTC, state = "done" |
+// "failed" | "cancelled", image_file = the PNG's name inside images/, so the
+// folder can move), table `counters` ("max_id": the largest id ever used).
+// synchronous=FULL: a job's row is on the disk when add() returns, also
+// across a power cut (one fsync more per job, next to seconds of work).
+// A store holds <folder>/history.lock while open; a second store on the
+// same folder (another Daub) shares the rows but never cleans files.
 #pragma once
 
 #include <QByteArray>
@@ -88,7 +97,19 @@ public:
     /// migration, then removes leftovers of interrupted saves (temporary
     /// files, PNGs without a row) and entries removed earlier but not
     /// purged. False with one sentence in `error` when it cannot (the app
-    /// then runs without history and says so).
+    /// then runs without history and says so), also for a database of a
+    /// newer Daub (left untouched).
+    ///
+    /// True with a sentence in `error` (a warning for the user): the file
+    /// was not a database or is damaged; nothing was deleted: it (with its
+    /// -wal/-shm) was renamed history.sqlite.broken-<yyyyMMdd-HHmmss UTC>,
+    /// images/ images.broken-<same>, and a new, empty history started.
+    /// True with `error` "" otherwise.
+    ///
+    /// A row whose PNG is gone (deleted outside Daub) is kept without its
+    /// image (imageFile "", imageBytes 0): its prompt and recipe stay.
+    /// Files in images/ not named <id>.png or <id>.png.tmp-<pid> are never
+    /// touched.
     bool open(const QString& folder, QString* error = nullptr);
     bool isOpen() const;
     QString folder() const;
@@ -100,27 +121,40 @@ public:
 
     /// Keeps a job that ended: writes `png` (may be empty for failed and
     /// cancelled jobs) atomically, then the row with `entry.id` (which must
-    /// be unused). Fills entry.imageFile / imageBytes. False with a
-    /// sentence on failure (disk full, read-only folder): nothing is kept.
+    /// be > 0 and unused, also by a removed entry; any order). Fills
+    /// entry.imageFile / imageBytes, entry.created when invalid (now, UTC;
+    /// kept to the millisecond) and entry.batch when < 0 (the id, index 0).
+    /// False with a sentence on failure (disk full, read-only folder; a
+    /// recipe or thumbnail over 1 MiB, a PNG over 512 MiB or without a PNG
+    /// signature, a text over 1 Mi characters, a SHA-256 not 32 bytes):
+    /// nothing is kept.
     bool add(HistoryEntry& entry, const QByteArray& png, QString* error = nullptr);
 
+    /// The entry (none when unknown or removed).
     std::optional<HistoryEntry> entry(qint64 id) const;
     /// The PNG bytes of an entry ("" when it has none or the file is gone).
     QByteArray png(qint64 id) const;
 
-    /// The conversation: the newest `limit` entries older than `beforeId`
-    /// (all when -1), oldest first, removed ones excluded.
+    /// The conversation: the newest `limit` entries (by id) older than
+    /// `beforeId` (all when -1), oldest first, removed ones excluded.
+    /// limit < 0: no limit; 0: none.
     QList<HistoryEntry> recent(int limit, qint64 beforeId = -1) const;
-    /// The gallery: entries matching `query`.
+    /// The gallery: entries matching `query`, by created (then id). The
+    /// text matches a substring of the prompt after Unicode composition
+    /// and case folding ("FÜCHSE" finds "füchse"); %, _, backslashes and
+    /// quotes are plain characters. limit < 0: no limit.
     QList<HistoryEntry> search(const HistoryQuery& query) const;
     /// How many entries match (ignoring limit/offset).
     int count(const HistoryQuery& query) const;
     /// Model names of the kept images, sorted, for the gallery's filter.
     QStringList models() const;
 
+    /// True when the entry exists (not removed) and now has that value;
+    /// changed() only when the value changed.
     bool setFavourite(qint64 id, bool favourite);
     /// Hides an entry (the gallery's delete); restore() brings it back
     /// until purgeRemoved() (or the next open) deletes row and file.
+    /// False (and no changed()) when there was nothing to do.
     bool remove(qint64 id);
     bool restore(qint64 id);
     /// Deletes removed entries for good; returns how many.
@@ -129,7 +163,8 @@ public:
     /// returns how many.
     int removeAllButFavourites();
 
-    /// Bytes on disk: the database (with its WAL) and every PNG.
+    /// Bytes on disk: the database (with its -wal and -shm) and every PNG
+    /// in images/.
     qint64 diskUsage() const;
 
 Q_SIGNALS:

@@ -37,7 +37,9 @@ QByteArray pngOf(const QImage& image) {
     return bytes;
 }
 
-QByteArray smallPng(int hue = 0) { return pngOf(daub::test::testImage(32, 24, hue)); }
+QByteArray smallPng(int hue = 0) {
+    return pngOf(daub::test::testImage(32, 24, hue));
+}
 
 /// Random noise compresses to nothing: a PNG of about w*h*3 bytes.
 QByteArray noisePng(int w, int h, quint32 seed) {
@@ -129,7 +131,8 @@ QStringList filesIn(const QString& folder) {
 qint64 databaseBytes(const QString& folder) {
     qint64 total = 0;
     for (const char* suffix : {"", "-wal", "-shm"})
-        total += QFileInfo(folder + QStringLiteral("/history.sqlite") + QLatin1String(suffix)).size();
+        total +=
+            QFileInfo(folder + QStringLiteral("/history.sqlite") + QLatin1String(suffix)).size();
     return total;
 }
 
@@ -507,8 +510,7 @@ private Q_SLOTS:
         QCOMPARE(changed.count(), 5);
         QVERIFY(!QFile::exists(file2));
         QVERIFY(!store.restore(2));
-        QCOMPARE(filesIn(dir.filePath(QStringLiteral("images"))),
-                 (QStringList{"1.png", "4.png"}));
+        QCOMPARE(filesIn(dir.filePath(QStringLiteral("images"))), (QStringList{"1.png", "4.png"}));
 
         // Removed and not purged: the next open() deletes it.
         QVERIFY(store.remove(4));
@@ -536,16 +538,15 @@ private Q_SLOTS:
             QVERIFY(usage - previous >= png.size());
             previous = usage;
         }
-        const qint64 removedBytes = store.entry(1)->imageBytes + store.entry(2)->imageBytes +
-                                    store.entry(4)->imageBytes;
+        const qint64 removedBytes =
+            store.entry(1)->imageBytes + store.entry(2)->imageBytes + store.entry(4)->imageBytes;
         const qint64 pngsBefore = pngBytes(dir.path());
         QSignalSpy changed(&store, &HistoryStore::changed);
         QCOMPARE(store.removeAllButFavourites(), 4);
         QCOMPARE(changed.count(), 1);
         QCOMPARE(pngBytes(dir.path()), pngsBefore - removedBytes);
         QCOMPARE(store.diskUsage(), databaseBytes(dir.path()) + pngBytes(dir.path()));
-        QCOMPARE(filesIn(dir.filePath(QStringLiteral("images"))),
-                 (QStringList{"3.png", "6.png"}));
+        QCOMPARE(filesIn(dir.filePath(QStringLiteral("images"))), (QStringList{"3.png", "6.png"}));
         QCOMPARE(ids(store.recent(10)), (QList<qint64>{3, 6}));
         QCOMPARE(store.removeAllButFavourites(), 0);
         QCOMPARE(changed.count(), 1);
@@ -567,11 +568,11 @@ private Q_SLOTS:
             QVERIFY(f.open(QIODevice::WriteOnly));
             f.write(bytes);
         };
-        write(QStringLiteral("99.png"), smallPng(9));            // no row
+        write(QStringLiteral("99.png"), smallPng(9));                   // no row
         write(QStringLiteral("4.png.tmp-12345"), QByteArray(100, 'x')); // interrupted save
-        write(QStringLiteral("notes.txt"), "mine");               // not Daub's
-        write(QStringLiteral("holiday.png"), smallPng(1));       // not Daub's either
-        QVERIFY(QFile::remove(images + QStringLiteral("/2.png"))); // deleted outside Daub
+        write(QStringLiteral("notes.txt"), "mine");                     // not Daub's
+        write(QStringLiteral("holiday.png"), smallPng(1));              // not Daub's either
+        QVERIFY(QFile::remove(images + QStringLiteral("/2.png")));      // deleted outside Daub
 
         QString error;
         QVERIFY2(store.open(dir.path(), &error), qPrintable(error));
@@ -617,40 +618,42 @@ private Q_SLOTS:
         {
             Sql sql(database);
             QVERIFY(sql.ok());
-            QVERIFY(sql.exec(QStringLiteral(
-                "CREATE TABLE entries ("
-                " id INTEGER PRIMARY KEY,"
-                " created INTEGER NOT NULL,"
-                " state TEXT NOT NULL,"
-                " prompt TEXT NOT NULL DEFAULT '',"
-                " negative_prompt TEXT NOT NULL DEFAULT '',"
-                " recipe BLOB,"
-                " parameters TEXT NOT NULL DEFAULT '',"
-                " seed INTEGER NOT NULL DEFAULT -1,"
-                " width INTEGER NOT NULL DEFAULT 0,"
-                " height INTEGER NOT NULL DEFAULT 0,"
-                " model TEXT NOT NULL DEFAULT '',"
-                " vae TEXT NOT NULL DEFAULT '',"
-                " upscaler TEXT NOT NULL DEFAULT '',"
-                " init_sha256 BLOB,"
-                " init_thumbnail BLOB,"
-                " elapsed_ms REAL NOT NULL DEFAULT 0,"
-                " error TEXT NOT NULL DEFAULT '',"
-                " favourite INTEGER NOT NULL DEFAULT 0,"
-                " image_file TEXT NOT NULL DEFAULT '',"
-                " image_bytes INTEGER NOT NULL DEFAULT 0)")));
+            QVERIFY(sql.exec(QStringLiteral("CREATE TABLE entries ("
+                                            " id INTEGER PRIMARY KEY,"
+                                            " created INTEGER NOT NULL,"
+                                            " state TEXT NOT NULL,"
+                                            " prompt TEXT NOT NULL DEFAULT '',"
+                                            " negative_prompt TEXT NOT NULL DEFAULT '',"
+                                            " recipe BLOB,"
+                                            " parameters TEXT NOT NULL DEFAULT '',"
+                                            " seed INTEGER NOT NULL DEFAULT -1,"
+                                            " width INTEGER NOT NULL DEFAULT 0,"
+                                            " height INTEGER NOT NULL DEFAULT 0,"
+                                            " model TEXT NOT NULL DEFAULT '',"
+                                            " vae TEXT NOT NULL DEFAULT '',"
+                                            " upscaler TEXT NOT NULL DEFAULT '',"
+                                            " init_sha256 BLOB,"
+                                            " init_thumbnail BLOB,"
+                                            " elapsed_ms REAL NOT NULL DEFAULT 0,"
+                                            " error TEXT NOT NULL DEFAULT '',"
+                                            " favourite INTEGER NOT NULL DEFAULT 0,"
+                                            " image_file TEXT NOT NULL DEFAULT '',"
+                                            " image_bytes INTEGER NOT NULL DEFAULT 0)")));
             QVERIFY(sql.exec(QStringLiteral("PRAGMA user_version = 1")));
-            QVERIFY(sql.exec(QStringLiteral(
-                "INSERT INTO entries (id, created, state, prompt, negative_prompt, recipe, "
-                "parameters, seed, width, height, model, vae, upscaler, elapsed_ms, error, "
-                "favourite, image_file, image_bytes) VALUES "
-                "(3, 1700000000123, 'done', 'Füchse im Schnee', 'unscharf', x'7b7d', 'params', "
-                "42, 32, 24, 'sd15', 'vae.safetensors', '', 1500.25, '', 1, '3.png', %1),"
-                "(5, 1700000005000, 'failed', 'ÆØÅ 日本語', '', NULL, '', -1, 0, 0, 'sd15', '', "
-                "'', 0, 'It failed.', 0, '', 0),"
-                "(9, 1700000009000, 'cancelled', 'third', '', NULL, '', 7, 0, 0, '', '', '', 0, "
-                "'', 0, '', 0)")
-                                 .arg(smallPng(3).size())));
+            QVERIFY(sql.exec(
+                QStringLiteral(
+                    "INSERT INTO entries (id, created, state, prompt, negative_prompt, recipe, "
+                    "parameters, seed, width, height, model, vae, upscaler, elapsed_ms, error, "
+                    "favourite, image_file, image_bytes) VALUES "
+                    "(3, 1700000000123, 'done', 'Füchse im Schnee', 'unscharf', x'7b7d', 'params', "
+                    "42, 32, 24, 'sd15', 'vae.safetensors', '', 1500.25, '', 1, '3.png', %1),"
+                    "(5, 1700000005000, 'failed', 'ÆØÅ 日本語', '', NULL, '', -1, 0, 0, 'sd15', "
+                    "'', "
+                    "'', 0, 'It failed.', 0, '', 0),"
+                    "(9, 1700000009000, 'cancelled', 'third', '', NULL, '', 7, 0, 0, '', '', '', "
+                    "0, "
+                    "'', 0, '', 0)")
+                    .arg(smallPng(3).size())));
         }
         QFile png(dir.filePath(QStringLiteral("images/3.png")));
         QVERIFY(png.open(QIODevice::WriteOnly));
@@ -699,7 +702,8 @@ private Q_SLOTS:
                                            "'index' AND name LIKE 'entries_%'"))
                      .toInt(),
                  3);
-        QCOMPARE(sql.scalar(QStringLiteral("PRAGMA journal_mode")).toString(), QStringLiteral("wal"));
+        QCOMPARE(sql.scalar(QStringLiteral("PRAGMA journal_mode")).toString(),
+                 QStringLiteral("wal"));
     }
 
     void refusesANewerVersion() {
@@ -847,7 +851,9 @@ private Q_SLOTS:
         store.close();
         // open() says it cannot make its folder.
         QVERIFY(!store.open(dir.path(), &error));
-        QVERIFY2(error.contains(QLatin1String("history folder")), qPrintable(error));
+        QVERIFY2(error.contains(QLatin1String("history folder")) &&
+                     error.endsWith(QLatin1String("a file of that name is in the way.")),
+                 qPrintable(error));
     }
 
     void writeFailingHalfwayKeepsNothing() {
@@ -905,7 +911,8 @@ private Q_SLOTS:
         qint64 previousNext = 0;
         QElapsedTimer clock;
         clock.start();
-        for (; runs < 40 && clock.elapsed() < 15000; ++runs) {
+        // 40 kills, or fewer (at least 20) when a busy machine makes them slow.
+        for (; runs < 40 && (runs < 20 || clock.elapsed() < 12000); ++runs) {
             QProcess writer;
             writer.setProcessEnvironment(env);
             writer.setProcessChannelMode(QProcess::ForwardedErrorChannel);
@@ -977,7 +984,6 @@ private Q_SLOTS:
         qInfo("%d kills in %lld ms, %d interrupted a save or a purge, %d images checked, "
               "next id %lld",
               runs, qint64(clock.elapsed()), landed, entriesChecked, previousNext);
-        QVERIFY(runs >= 20);
         QVERIFY2(landed > 0, "no kill landed during a save: the test proves nothing");
         QVERIFY(previousNext > runs);
     }

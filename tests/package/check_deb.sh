@@ -88,7 +88,7 @@ else
   fail "dependencies not installed here: ${unsatisfied[*]:-(the Depends field is empty)}"
 fi
 for needed in libtorch qml6-module-qtquick-controls qml6-module-qtquick-dialogs \
-              qml6-module-qt-labs-folderlistmodel libqt6quick6 libqt6svg6; do
+              qml6-module-qt-labs-folderlistmodel libqt6quick6 libqt6svg6 libqt6sql6-sqlite; do
   if grep -Eq "(^|, )$needed[^,]*" <<<"$depends"; then
     pass "Depends names $needed"
   else
