@@ -145,6 +145,12 @@ QString reasonFromSql(const QSqlError& error) {
     }
 }
 
+/// The folders whose lock a store of this process holds (GUI thread only).
+QSet<QString>& lockedFolders() {
+    static QSet<QString> folders;
+    return folders;
+}
+
 bool isDamage(const QSqlError& error) {
     const int code = nativeCode(error);
     return code == kSqliteCorrupt || code == kSqliteNotADb;
@@ -577,9 +583,20 @@ bool HistoryStore::open(const QString& folder, QString* error) {
     // One Daub cleans the folder; a second one on the same folder uses the
     // database but leaves the files alone (they may be its saves in flight).
     d->lock = std::make_unique<QLockFile>(dir.filePath(QStringLiteral("history.lock")));
-    d->lock->setStaleLockTime(0);
-    const bool owner = d->lock->tryLock(0);
-    if (!owner)
+    d->lock->setStaleLockTime(0); // only a dead holder makes it stale
+    bool owner = d->lock->tryLock(0);
+    if (!owner && !lockedFolders().contains(d->folder)) {
+        // A lock "held" by this very process but by no store in it was left
+        // by a crashed Daub whose pid we got again (sandboxes reuse them).
+        qint64 pid = 0;
+        QString host, app;
+        if (d->lock->getLockInfo(&pid, &host, &app) && pid == QCoreApplication::applicationPid() &&
+            d->lock->removeStaleLockFile())
+            owner = d->lock->tryLock(0);
+    }
+    if (owner)
+        lockedFolders().insert(d->folder);
+    else
         d->lock.reset();
 
     QString notice;
@@ -592,8 +609,7 @@ bool HistoryStore::open(const QString& folder, QString* error) {
                 setError(error, QStringLiteral("Daub could not open its history in %1: %2.")
                                     .arg(QDir::toNativeSeparators(d->folder),
                                          reasonFromSql(database.lastError())));
-                d->closeConnection();
-                d->lock.reset();
+                close();
                 return false;
             }
         }
@@ -604,14 +620,12 @@ bool HistoryStore::open(const QString& folder, QString* error) {
             continue;
         setError(error, QStringLiteral("Daub could not open its history in %1: %2.")
                             .arg(QDir::toNativeSeparators(d->folder), reasonFromSql(failure)));
-        d->closeConnection();
-        d->lock.reset();
+        close();
         return false;
     }
 
     if (!d->migrate(error) || (owner && !d->clean(error))) {
-        d->closeConnection();
-        d->lock.reset();
+        close();
         return false;
     }
 
@@ -626,8 +640,7 @@ bool HistoryStore::open(const QString& folder, QString* error) {
     }
     if (!maxId) {
         setError(error, d->error(QStringLiteral("open")));
-        d->closeConnection();
-        d->lock.reset();
+        close();
         return false;
     }
     d->maxId = *maxId;
@@ -647,7 +660,10 @@ QString HistoryStore::folder() const {
 void HistoryStore::close() {
     if (QSqlDatabase::contains(d->connection))
         d->closeConnection();
-    d->lock.reset();
+    if (d->lock) {
+        lockedFolders().remove(d->folder);
+        d->lock.reset();
+    }
     d->open = false;
     d->maxId = 0;
 }

@@ -8,6 +8,7 @@
 #include "testsupport.h"
 
 #include <QBuffer>
+#include <QLockFile>
 #include <QProcess>
 #include <QRandomGenerator>
 #include <QSignalSpy>
@@ -609,6 +610,44 @@ private Q_SLOTS:
         second.close();
         QVERIFY(second.open(dir.path())); // now the only one: it cleans
         QVERIFY(!QFile::exists(inFlight));
+    }
+
+    void lockLeftByACrashWithOurPid() {
+        // A crashed Daub's lock naming the pid this process has now (as in
+        // sandboxes that reuse pids): the store takes it over and cleans.
+        QTemporaryDir dir;
+        QVERIFY(QDir(dir.path()).mkpath(QStringLiteral("images")));
+        const QString lockPath = dir.filePath(QStringLiteral("history.lock"));
+        QByteArray lockBytes;
+        {
+            QLockFile lock(lockPath);
+            QVERIFY(lock.tryLock(0));
+            QFile f(lockPath);
+            QVERIFY(f.open(QIODevice::ReadOnly));
+            lockBytes = f.readAll();
+        }
+        QVERIFY(!QFile::exists(lockPath));
+        QFile f(lockPath);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(lockBytes);
+        f.close();
+        const QString leftover = dir.filePath(QStringLiteral("images/3.png.tmp-77"));
+        QFile tmp(leftover);
+        QVERIFY(tmp.open(QIODevice::WriteOnly));
+        tmp.close();
+
+        HistoryStore store;
+        QVERIFY(store.open(dir.path()));
+        QVERIFY(!QFile::exists(leftover));
+        // Held now: a second store of this process does not clean.
+        QVERIFY(tmp.open(QIODevice::WriteOnly));
+        tmp.close();
+        HistoryStore second;
+        QVERIFY(second.open(dir.path()));
+        QVERIFY(QFile::exists(leftover));
+        second.close();
+        store.close();
+        QVERIFY(!QFile::exists(lockPath));
     }
 
     void migratesVersion1() {
