@@ -44,6 +44,14 @@ bool Application::start(const QString& modelPath) {
     m_worker = new EngineWorker(m_factory);
     m_worker->moveToThread(&m_engineThread);
     m_controller->attachWorker(m_worker);
+
+    // The history: the previous conversation comes back, and every job
+    // that ends is kept. Without it Daub still runs, and says why.
+    QString historyError;
+    if (m_history.open(m_settings->historyFolder(), &historyError))
+        m_controller->setHistory(&m_history, historyError); // a damaged one was set aside
+    else
+        m_controller->setHistoryError(historyError);
     m_engineThread.setObjectName(QStringLiteral("daub-engine"));
     m_engineThread.start();
 
@@ -56,14 +64,14 @@ bool Application::start(const QString& modelPath) {
 
     const QString model = modelPath.isEmpty() ? m_settings->modelPath() : modelPath;
     if (!model.isEmpty())
-        m_controller->loadModel(model);
-    m_controller->scanForModels();
+        m_controller->models()->loadModel(model);
+    m_controller->models()->scanForModels();
     return true;
 }
 
 void Application::shutdown() {
     if (m_controller)
-        m_controller->queue()->cancelAll();
+        m_controller->cancelEverything();
     if (m_engineThread.isRunning()) {
         m_engineThread.quit();
         m_engineThread.wait();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "enginebackend.h"
+#include "historystore.h"
 #include "imageproviders.h"
 #include "initimagestore.h"
 #include "resultcache.h"
@@ -52,6 +53,7 @@ public:
     InitImageStore* store() { return &m_store; }
     ResultCache* cache() { return &m_cache; }
     ImageBank* bank() { return &m_bank; }
+    HistoryStore* history() { return &m_history; }
     QQmlApplicationEngine* qmlEngine() const { return m_qml.get(); }
     QQuickWindow* window() const;
 
@@ -60,6 +62,7 @@ private:
     InitImageStore m_store;
     ResultCache m_cache;
     ImageBank m_bank;
+    HistoryStore m_history;
     std::unique_ptr<ChatController> m_controller;
     EngineFactory m_factory;
     QThread m_engineThread;

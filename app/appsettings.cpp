@@ -37,6 +37,7 @@ AppSettings::AppSettings(std::unique_ptr<QSettings> settings, QObject* parent)
     m_width = m_settings->value(QStringLiteral("width"), QVariant::fromValue(int(0))).toInt();
     m_height = m_settings->value(QStringLiteral("height"), QVariant::fromValue(int(0))).toInt();
     m_steps = m_settings->value(QStringLiteral("steps"), QVariant::fromValue(int(20))).toInt();
+    m_batchCount = std::clamp(m_settings->value(QStringLiteral("batchCount"), 1).toInt(), 1, 16);
     m_cfgScale = m_settings->value(QStringLiteral("cfgScale"), QVariant::fromValue(double(7.0))).toDouble();
     m_seed = m_settings->value(QStringLiteral("seed"), QVariant::fromValue(qint64(-1))).toLongLong();
     m_seedLocked = m_settings->value(QStringLiteral("seedLocked"), QVariant::fromValue(bool(false))).toBool();
@@ -125,6 +126,23 @@ void AppSettings::setHeight(int value) {
     m_height = value;
     m_settings->setValue(QStringLiteral("height"), QVariant::fromValue(value));
     Q_EMIT heightChanged();
+}
+
+void AppSettings::setBatchCount(int value) {
+    value = std::clamp(value, 1, 16);
+    if (m_batchCount == value)
+        return;
+    m_batchCount = value;
+    m_settings->setValue(QStringLiteral("batchCount"), value);
+    Q_EMIT batchCountChanged();
+}
+
+QString AppSettings::historyFolder() const {
+    const QString data = qEnvironmentVariable("DAUB_DATA_DIR");
+    const QString base = data.isEmpty()
+                             ? QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)
+                             : data;
+    return QDir(base).filePath(QStringLiteral("history"));
 }
 
 void AppSettings::setSteps(int value) {

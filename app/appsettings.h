@@ -32,6 +32,11 @@ class AppSettings : public QObject {
     Q_PROPERTY(int height READ height WRITE setHeight NOTIFY heightChanged)
     /// Denoising steps.
     Q_PROPERTY(int steps READ steps WRITE setSteps NOTIFY stepsChanged)
+    /// Images per Send, 1..16 (seeds seed, seed+1, …).
+    Q_PROPERTY(int batchCount READ batchCount WRITE setBatchCount NOTIFY batchCountChanged)
+    /// Where the history (database and images) lives: $DAUB_DATA_DIR/history
+    /// when that is set, else the platform's data folder + /history.
+    Q_PROPERTY(QString historyFolder READ historyFolder CONSTANT)
     /// Classifier-free guidance scale; <= 1 turns guidance off.
     Q_PROPERTY(double cfgScale READ cfgScale WRITE setCfgScale NOTIFY cfgScaleChanged)
     /// The seed shown in the options (the last one used, or the locked one).
@@ -106,6 +111,9 @@ public:
     void setHeight(int value);
     int steps() const { return m_steps; }
     void setSteps(int value);
+    int batchCount() const { return m_batchCount; }
+    void setBatchCount(int value);
+    QString historyFolder() const;
     double cfgScale() const { return m_cfgScale; }
     void setCfgScale(double value);
     qint64 seed() const { return m_seed; }
@@ -148,6 +156,7 @@ Q_SIGNALS:
     void widthChanged();
     void heightChanged();
     void stepsChanged();
+    void batchCountChanged();
     void cfgScaleChanged();
     void seedChanged();
     void seedLockedChanged();
@@ -177,6 +186,7 @@ private:
     int m_width;
     int m_height;
     int m_steps;
+    int m_batchCount;
     double m_cfgScale;
     qint64 m_seed;
     bool m_seedLocked;

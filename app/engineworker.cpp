@@ -142,18 +142,18 @@ void EngineWorker::run(const EngineJob& job) {
                 : m_backend->generate(job.request, job.upscale, onStep, job.cancel.get());
         if (output.totalMs <= 0)
             output.totalMs = double(timer.elapsed());
-        GenerationParameters parameters = job.parameters;
+        ImageParameters parameters = job.parameters;
         if (needsModel) {
             parameters.seed = output.seed;
-            parameters.sampler = output.sampler;
-            parameters.model = m_model.name;
-            parameters.vae = m_model.vaeName;
+            parameters.scheduler = output.sampler.toStdString();
+            parameters.model = m_model.name.toStdString();
+            parameters.vae = m_model.vaeName.toStdString();
         }
         if (output.upscaler.isEmpty()) {
             parameters.width = output.image.width();
             parameters.height = output.image.height();
         } else { // Size stays the first pass's, as A1111 writes hires fix
-            parameters.upscaler = output.upscaler;
+            parameters.upscaler = output.upscaler.toStdString();
             parameters.upscale = output.upscaleLevel;
         }
         if (job.writeParameters)

@@ -52,7 +52,7 @@ struct EngineJob {
     Kind kind = Kind::Generate;
     GenerationRequest request;
     UpscaleRequest upscale;
-    GenerationParameters parameters;
+    ImageParameters parameters;
     /// False: the PNG gets no parameters text (an upscaled image whose
     /// recipe is unknown).
     bool writeParameters = true;

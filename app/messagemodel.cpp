@@ -2,6 +2,8 @@
 
 #include "enginebackend.h"
 
+#include <algorithm>
+
 namespace daub {
 
 QString formatDuration(double ms) {
@@ -46,6 +48,19 @@ QVariant MessageModel::data(const QModelIndex& index, int role) const {
     case ParametersRole: return m.parameters;
     case ActionRole: return m.action;
     case TimeRole: return m.time;
+    case BatchSizeRole: return qMax<int>(1, int(m.images.size()));
+    case ImagesRole: {
+        QVariantList list;
+        for (const BatchImage& image : m.images)
+            list << QVariantMap{{QStringLiteral("jobId"), image.jobId},
+                                {QStringLiteral("status"), int(image.status)},
+                                {QStringLiteral("imageSource"), image.imageSource},
+                                {QStringLiteral("width"), image.width},
+                                {QStringLiteral("height"), image.height},
+                                {QStringLiteral("seed"), image.seed},
+                                {QStringLiteral("error"), image.error}};
+        return list;
+    }
     default: return {};
     }
 }
@@ -73,6 +88,8 @@ QHash<int, QByteArray> MessageModel::roleNames() const {
         {ParametersRole, "parameters"},
         {ActionRole, "action"},
         {TimeRole, "time"},
+        {ImagesRole, "images"},
+        {BatchSizeRole, "batchSize"},
     };
 }
 
@@ -99,7 +116,20 @@ void MessageModel::addPrompt(qint64 jobId, const QString& prompt, const QString&
     append(std::move(m));
 }
 
-void MessageModel::addReply(qint64 jobId) {
+void MessageModel::addReply(qint64 jobId, qint64 batch) {
+    if (batch >= 0 && batch != jobId && m_replyRow.contains(batch)) {
+        const int row = m_replyRow.value(batch);
+        Message& lead = m_rows[size_t(row)];
+        if (lead.images.empty())
+            lead.images.push_back(BatchImage{batch, lead.status, lead.imageSource,
+                                             lead.imageWidth, lead.imageHeight, lead.seed,
+                                             lead.parameters, {}});
+        lead.images.push_back(BatchImage{jobId});
+        m_replyRow.insert(jobId, row);
+        const QModelIndex index = this->index(row);
+        Q_EMIT dataChanged(index, index);
+        return;
+    }
     Message m;
     m.kind = Kind::Reply;
     m.jobId = jobId;
@@ -128,8 +158,38 @@ template <typename Change> void MessageModel::updateReply(qint64 jobId, Change c
     Q_EMIT dataChanged(index, index);
 }
 
+namespace {
+MessageModel::BatchImage* batchImage(MessageModel::Message& m, qint64 jobId) {
+    for (MessageModel::BatchImage& image : m.images)
+        if (image.jobId == jobId)
+            return &image;
+    return nullptr;
+}
+bool ended(MessageModel::Status status) {
+    return status == MessageModel::Status::Done || status == MessageModel::Status::Failed ||
+           status == MessageModel::Status::Cancelled;
+}
+/// "Image 2 of 4 · " for a batch member, "" otherwise.
+QString batchPrefix(const MessageModel::Message& m, qint64 jobId) {
+    for (size_t i = 0; i < m.images.size(); ++i)
+        if (m.images[i].jobId == jobId)
+            return MessageModel::tr("Image %1 of %2 · ").arg(i + 1).arg(m.images.size());
+    return {};
+}
+} // namespace
+
 void MessageModel::setQueued(qint64 jobId, int position, int ahead, bool waitingForModel) {
     updateReply(jobId, [&](Message& m) {
+        if (!m.images.empty()) {
+            // A batch row says where its first waiting image stands, unless
+            // one of its images runs.
+            if (m.status == Status::Running)
+                return;
+            const auto first = std::find_if(m.images.begin(), m.images.end(),
+                                            [](const BatchImage& i) { return !ended(i.status); });
+            if (first == m.images.end() || first->jobId != jobId)
+                return;
+        }
         m.status = waitingForModel ? Status::WaitingForModel : Status::Queued;
         m.queuePosition = position;
         if (waitingForModel)
@@ -143,9 +203,14 @@ void MessageModel::setQueued(qint64 jobId, int position, int ahead, bool waiting
 
 void MessageModel::setRunning(qint64 jobId) {
     updateReply(jobId, [&](Message& m) {
+        if (BatchImage* image = batchImage(m, jobId))
+            image->status = Status::Running;
         m.status = Status::Running;
         m.queuePosition = 0;
-        m.statusText = tr("Starting");
+        m.cancelling = false;
+        m.step = 0;
+        m.totalSteps = 0;
+        m.statusText = batchPrefix(m, jobId) + tr("Starting");
     });
 }
 
@@ -163,15 +228,17 @@ void MessageModel::setProgress(qint64 jobId, int step, int total, double elapsed
             m.statusText = tr("Cancelling\u2026 (the current step finishes first)");
             return;
         }
+        const QString prefix = batchPrefix(m, jobId);
         switch (phase) {
         case JobPhase::Denoise:
-            m.statusText = tr("Step %1/%2 \u00b7 %3").arg(step).arg(total).arg(time);
+            m.statusText = prefix + tr("Step %1/%2 \u00b7 %3").arg(step).arg(total).arg(time);
             break;
         case JobPhase::Upscale:
-            m.statusText = tr("Upscaling \u00b7 tile %1/%2").arg(step).arg(total);
+            m.statusText = prefix + tr("Upscaling \u00b7 tile %1/%2").arg(step).arg(total);
             break;
         case JobPhase::Refine:
-            m.statusText = tr("Refining \u00b7 step %1/%2 \u00b7 %3").arg(step).arg(total).arg(time);
+            m.statusText =
+                prefix + tr("Refining \u00b7 step %1/%2 \u00b7 %3").arg(step).arg(total).arg(time);
             break;
         }
     });
@@ -181,6 +248,25 @@ void MessageModel::setDone(qint64 jobId, const QString& imageSource, int width, 
                            qint64 seed, double elapsedMs, bool fromCache,
                            const QString& parameters) {
     updateReply(jobId, [&](Message& m) {
+        if (BatchImage* image = batchImage(m, jobId)) {
+            image->imageSource = imageSource;
+            image->width = width;
+            image->height = height;
+            image->seed = seed;
+            image->parameters = parameters;
+            if (m.imageSource.isEmpty()) { // the row's image: the batch's first
+                m.imageSource = imageSource;
+                m.imageWidth = width;
+                m.imageHeight = height;
+                m.seed = seed;
+                m.parameters = parameters;
+            }
+            m.elapsedMs += elapsedMs;
+            m.fromCache = fromCache;
+            m.previewSource.clear();
+            endBatchImage(m, jobId, Status::Done);
+            return;
+        }
         m.status = Status::Done;
         m.queuePosition = 0;
         m.imageSource = imageSource;
@@ -211,8 +297,49 @@ void MessageModel::setCancelling(qint64 jobId) {
     });
 }
 
+void MessageModel::endBatchImage(Message& m, qint64 jobId, Status status) {
+    BatchImage* image = batchImage(m, jobId);
+    image->status = status;
+    int done = 0, failed = 0, cancelled = 0;
+    for (const BatchImage& i : m.images) {
+        if (!ended(i.status)) {
+            // More to come: the row goes on (the next image starts).
+            m.statusText = batchPrefix(m, jobId) +
+                           (status == Status::Done ? tr("done")
+                            : status == Status::Failed ? tr("failed")
+                                                       : tr("cancelled"));
+            return;
+        }
+        done += i.status == Status::Done;
+        failed += i.status == Status::Failed;
+        cancelled += i.status == Status::Cancelled;
+    }
+    m.queuePosition = 0;
+    m.previewSource.clear();
+    m.cancelling = false;
+    m.status = done > 0 ? Status::Done : failed > 0 ? Status::Failed : Status::Cancelled;
+    QStringList parts;
+    parts << tr("%n image(s) done", nullptr, done);
+    if (failed)
+        parts << tr("%n failed", nullptr, failed);
+    if (cancelled)
+        parts << tr("%n cancelled", nullptr, cancelled);
+    if (done > 0)
+        parts << tr("%1\u00d7%2").arg(m.imageWidth).arg(m.imageHeight)
+              << tr("seeds %1\u2013%2").arg(m.images.front().seed).arg(m.images.back().seed);
+    m.statusText = parts.join(QStringLiteral(" \u00b7 "));
+    if (!m.fromCache && m.elapsedMs > 0 && done > 0)
+        m.statusText += tr(" \u00b7 %1").arg(formatDuration(m.elapsedMs));
+}
+
 void MessageModel::setFailed(qint64 jobId, const QString& message) {
     updateReply(jobId, [&](Message& m) {
+        if (BatchImage* image = batchImage(m, jobId)) {
+            image->error = message;
+            m.text = message; // the last failure's sentence
+            endBatchImage(m, jobId, Status::Failed);
+            return;
+        }
         m.status = Status::Failed;
         m.queuePosition = 0;
         m.text = message;
@@ -223,11 +350,30 @@ void MessageModel::setFailed(qint64 jobId, const QString& message) {
 
 void MessageModel::setCancelled(qint64 jobId) {
     updateReply(jobId, [&](Message& m) {
+        if (batchImage(m, jobId)) {
+            endBatchImage(m, jobId, Status::Cancelled);
+            return;
+        }
         m.status = Status::Cancelled;
         m.queuePosition = 0;
         m.previewSource.clear();
         m.statusText = tr("Cancelled");
     });
+}
+
+void MessageModel::insertOlder(std::vector<Message> rows) {
+    if (rows.empty())
+        return;
+    const int n = int(rows.size());
+    beginInsertRows({}, 0, n - 1);
+    m_rows.insert(m_rows.begin(), std::make_move_iterator(rows.begin()),
+                  std::make_move_iterator(rows.end()));
+    m_replyRow.clear();
+    for (int row = 0; row < int(m_rows.size()); ++row)
+        if (m_rows[size_t(row)].kind == Kind::Reply)
+            m_replyRow.insert(m_rows[size_t(row)].jobId, row);
+    endInsertRows();
+    Q_EMIT countChanged();
 }
 
 const MessageModel::Message* MessageModel::reply(qint64 jobId) const {

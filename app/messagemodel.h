@@ -54,9 +54,22 @@ public:
         ParametersRole,      /**< reply: the image's A1111 text; notice: offered parameters */
         ActionRole,          /**< notice: the offered action ("useParameters") or "" */
         TimeRole,            /**< when the row was added */
+        ImagesRole,          /**< reply of a batch: [{jobId, status, imageSource, width, height, seed}] */
+        BatchSizeRole,       /**< reply: images of its batch (1 for a single job) */
     };
     Q_ENUM(Role)
 
+    /// One image of a batch's reply.
+    struct BatchImage {
+        qint64 jobId = -1;
+        Status status = Status::Queued;
+        QString imageSource;
+        int width = 0;
+        int height = 0;
+        qint64 seed = -1;
+        QString parameters;
+        QString error;
+    };
     struct Message {
         Kind kind = Kind::Notice;
         qint64 jobId = -1;
@@ -80,6 +93,9 @@ public:
         QString parameters;
         QString action;
         QDateTime time;
+        /// A batch's images, in seed order (empty for a single job); the
+        /// row's own fields follow the member that runs, then the summary.
+        std::vector<BatchImage> images;
     };
 
     explicit MessageModel(QObject* parent = nullptr);
@@ -92,8 +108,10 @@ public:
     /// The user's prompt row.
     void addPrompt(qint64 jobId, const QString& prompt, const QString& negativePrompt,
                    const QString& details, const QString& initImageSource);
-    /// Daub's reply row for a job, queued.
-    void addReply(qint64 jobId);
+    /// Daub's reply row for a job, queued. With `batch` (the id of the
+    /// batch's first job, whose reply exists) the job joins that reply's
+    /// grid instead of getting a row.
+    void addReply(qint64 jobId, qint64 batch = -1);
     /// A notice; `action` names a button the UI offers ("" for none).
     void addNotice(const QString& text, const QString& action = {},
                    const QString& parameters = {});
@@ -112,6 +130,9 @@ public:
     void setFailed(qint64 jobId, const QString& message);
     void setCancelled(qint64 jobId);
 
+    /// Rows from the history (a page of older messages, oldest first) put
+    /// above the current ones; their `time` is kept.
+    void insertOlder(std::vector<Message> rows);
     /// The reply row of a job, or nullptr.
     const Message* reply(qint64 jobId) const;
     const Message& at(int row) const { return m_rows[size_t(row)]; }
@@ -123,6 +144,9 @@ Q_SIGNALS:
 private:
     void append(Message message);
     template <typename Change> void updateReply(qint64 jobId, Change change);
+    /// A batch member ended: its image's state, and the row's summary once
+    /// every member has.
+    void endBatchImage(Message& m, qint64 jobId, Status status);
 
     std::vector<Message> m_rows;
     QHash<qint64, int> m_replyRow; ///< job -> row of its reply

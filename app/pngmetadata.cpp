@@ -55,54 +55,11 @@ bool isLatin1(const QString& text) {
 } // namespace
 
 namespace a1111 {
-namespace {
 
-std::string str(const QString& s) { return s.toStdString(); }
-QString qstr(const std::string& s) { return QString::fromStdString(s); }
+QString format(const ImageParameters& p) { return qstr(format_parameters_text(p)); }
 
-} // namespace
-
-QString format(const GenerationParameters& p) {
-    ImageParameters e;
-    e.prompt = str(p.prompt);
-    e.negative_prompt = str(p.negativePrompt);
-    e.steps = p.steps;
-    e.scheduler = str(p.sampler);
-    e.cfg_scale = p.cfgScale;
-    e.seed = p.seed;
-    e.width = p.width;
-    e.height = p.height;
-    e.model = str(p.model);
-    e.clip_skip = p.clipSkip;
-    e.denoising_strength = p.denoisingStrength;
-    e.vae = str(p.vae);
-    e.upscaler = str(p.upscaler);
-    e.upscale = p.upscale;
-    e.refine_strength = p.refineStrength;
-    return qstr(format_parameters_text(e));
-}
-
-std::optional<GenerationParameters> parse(const QString& text) {
-    const std::optional<ImageParameters> e = parse_parameters_text(str(text));
-    if (!e)
-        return std::nullopt;
-    GenerationParameters p;
-    p.prompt = qstr(e->prompt);
-    p.negativePrompt = qstr(e->negative_prompt);
-    p.steps = e->steps;
-    p.sampler = qstr(e->scheduler);
-    p.cfgScale = e->cfg_scale;
-    p.seed = e->seed;
-    p.width = e->width;
-    p.height = e->height;
-    p.model = qstr(e->model);
-    p.clipSkip = e->clip_skip;
-    p.denoisingStrength = e->denoising_strength;
-    p.vae = qstr(e->vae);
-    p.upscaler = qstr(e->upscaler);
-    p.upscale = int(e->upscale);
-    p.refineStrength = e->refine_strength;
-    return p;
+std::optional<ImageParameters> parse(const QString& text) {
+    return parse_parameters_text(text.toStdString());
 }
 
 } // namespace a1111

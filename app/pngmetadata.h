@@ -18,37 +18,20 @@
 
 #include <optional>
 
+#include "metadata/image_parameters.h"
+
 namespace daub {
 
-/// The recipe of one image, in the app's terms.
-struct GenerationParameters {
-    QString prompt;
-    QString negativePrompt;
-    int steps = 20;
-    QString sampler; ///< engine name ("euler_a"); "" when unknown
-    double cfgScale = 7.0;
-    qint64 seed = -1;
-    int width = 0;
-    int height = 0;
-    QString model;                           ///< model name
-    int clipSkip = 1;                        ///< A1111 meaning (1 = last layer)
-    std::optional<double> denoisingStrength; ///< set for img2img
-    QString vae;                             ///< separate VAE's file name; "" = the model's own
-    /// Super-resolution after generating (A1111's "Hires upscaler" /
-    /// "Hires upscale"); width and height stay the first pass's.
-    QString upscaler;
-    int upscale = 0;                         ///< 2 or 4; 0 = none
-    std::optional<double> refineStrength;    ///< the refine (hires) pass's strength
-
-    bool operator==(const GenerationParameters&) const = default;
-};
+/// The engine's std::string fields as Qt strings.
+inline QString qstr(const std::string& s) { return QString::fromStdString(s); }
 
 namespace a1111 {
-/// The `parameters` text of an image.
-QString format(const GenerationParameters& parameters);
+/// The `parameters` text of an image (the engine's format, as a QString).
+QString format(const ImageParameters& parameters);
 /// Parses a `parameters` text (as A1111's parse_generation_parameters
 /// does); nullopt when the text has no parameter line.
-std::optional<GenerationParameters> parse(const QString& text);
+std::optional<ImageParameters> parse(const QString& text);
+
 } // namespace a1111
 
 using PngText = QList<QPair<QByteArray, QString>>;

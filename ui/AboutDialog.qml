@@ -7,7 +7,7 @@ import QtQuick.Layouts
 Dialog {
     id: root
 
-    /// The licence notices shown (ChatController.licenseNotices()).
+    /// The licence notices shown (ModelController.licenseNotices()).
     property string notices: ""
 
     title: qsTr("About Daub")

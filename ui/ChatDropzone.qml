@@ -1,7 +1,7 @@
 // The whole chat accepts images: dropped files, images dragged from a
 // browser (an address, HTML with an <img>, or the image's bytes). While
 // something hovers, an outline says what dropping does. The drop goes up
-// as a plain map for ChatController.dropImage():
+// as a plain map for InitImageIntake.dropImage():
 //   {urls: [url], formats: [string], html, text, data: {mimeType: bytes}}
 import QtQuick
 import QtQuick.Controls

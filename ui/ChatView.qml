@@ -25,6 +25,11 @@ ListView {
 
     /// True while the view shows the newest message.
     property bool following: true
+    /// The result the keyboard acts on (Ctrl+S); -1: none picked.
+    property int selectedJob: -1
+    /// Older messages can be loaded (scrolling to the top asks for them).
+    property bool hasOlder: false
+    signal olderRequested()
 
     clip: true
     spacing: 10
@@ -36,6 +41,28 @@ ListView {
     ScrollBar.vertical: ScrollBar { policy: ScrollBar.AsNeeded }
 
     onMovementEnded: following = atYEnd
+    // Scrolled to the top: the previous page of the conversation, keeping
+    // the message in view where it was.
+    onAtYBeginningChanged: if (atYBeginning && hasOlder && moving) loadOlder()
+    function loadOlder() {
+        const before = count
+        const first = indexAt(10, contentY + 10)
+        olderRequested()
+        if (count > before)
+            Qt.callLater(() => positionViewAtIndex(Math.max(0, first) + count - before, ListView.Beginning))
+    }
+    header: Item {
+        width: ListView.view ? ListView.view.width : 0
+        height: root.hasOlder ? 36 : 0
+        visible: root.hasOlder
+        Button {
+            objectName: "olderButton"
+            anchors.centerIn: parent
+            flat: true
+            text: qsTr("Show earlier messages")
+            onClicked: root.loadOlder()
+        }
+    }
     onCountChanged: if (following) Qt.callLater(root.positionViewAtEnd)
     onContentHeightChanged: if (following && !moving) Qt.callLater(root.positionViewAtEnd)
 
@@ -72,7 +99,10 @@ ListView {
                 imageWidth: chooser.model.imageWidth
                 imageHeight: chooser.model.imageHeight
                 fromCache: chooser.model.fromCache
+                images: chooser.model.images
+                selectedJob: root.selectedJob
                 exportForDrag: root.exportForDrag
+                onSelected: (id) => root.selectedJob = id
                 onCancelRequested: (id) => root.cancelRequested(id)
                 onSaveRequested: (id) => root.saveRequested(id)
                 onCopyRequested: (id) => root.copyRequested(id)
@@ -82,7 +112,7 @@ ListView {
                 onUpscaleRequested: (id) => root.upscaleRequested(id)
                 onRefineRequested: (id) => root.refineRequested(id)
                 onSaveAsRequested: (id) => root.saveAsRequested(id)
-                onViewRequested: (id) => root.viewRequested(id, imageSource, imageWidth, imageHeight)
+                onViewRequested: (id, source, w, h) => root.viewRequested(id, source, w, h)
             }
         }
         Component {

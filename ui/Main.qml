@@ -16,7 +16,7 @@ ApplicationWindow {
     minimumWidth: 760
     minimumHeight: 520
     visible: true
-    title: ChatController.modelName !== "" ? "Daub \u2014 " + ChatController.modelName : "Daub"
+    title: ModelController.modelName !== "" ? "Daub \u2014 " + ModelController.modelName : "Daub"
     color: Theme.window
 
     Binding { target: Theme; property: "dark"; value: AppSettings.dark }
@@ -40,7 +40,7 @@ ApplicationWindow {
     palette.dark: Theme.dark ? "#16171a" : "#a0a0aa"
     palette.shadow: Theme.dark ? "#000000" : "#70707a"
 
-    readonly property bool hasModel: ChatController.modelState === ChatController.Ready
+    readonly property bool hasModel: ModelController.modelState === ModelController.Ready
     property bool optionsVisible: true
 
     /// Writes a result to a temporary file for dragging it out.
@@ -57,10 +57,24 @@ ApplicationWindow {
         onActivated: ChatController.queue.cancelRunning()
     }
 
+    // Ctrl+S saves the selected result (the newest one when none is
+    // selected) into the save folder.
+    Shortcut {
+        sequences: [StandardKey.Save]
+        onActivated: {
+            const id = chatView.selectedJob >= 0 ? chatView.selectedJob : ChatController.latestResult()
+            if (id < 0)
+                return
+            const path = ChatController.saveResult(id)
+            if (path !== "")
+                toast.show(qsTr("Saved to %1").arg(path))
+        }
+    }
+
     // Ctrl+V anywhere but in a text field (the composer handles its own).
     Shortcut {
         sequences: [StandardKey.Paste]
-        onActivated: ChatController.pasteImage()
+        onActivated: InitImageIntake.pasteImage()
     }
 
     RowLayout {
@@ -72,7 +86,7 @@ ApplicationWindow {
             objectName: "chatDropzone"
             Layout.fillWidth: true
             Layout.fillHeight: true
-            onImageDropped: (drop) => ChatController.dropImage(drop)
+            onImageDropped: (drop) => InitImageIntake.dropImage(drop)
 
             ColumnLayout {
                 anchors.fill: parent
@@ -92,7 +106,7 @@ ApplicationWindow {
                         Image { source: "qrc:/daub/icons/daub.svg"; sourceSize: Qt.size(24, 24) }
                         Label { text: "Daub"; font.pixelSize: 17; font.weight: Font.DemiBold; color: Theme.text }
                         Rectangle {
-                            visible: ChatController.modelState !== ChatController.NoModel
+                            visible: ModelController.modelState !== ModelController.NoModel
                             Layout.leftMargin: 6
                             implicitWidth: chip.implicitWidth + 20
                             implicitHeight: 26
@@ -104,13 +118,13 @@ ApplicationWindow {
                                 spacing: 6
                                 Rectangle {
                                     width: 8; height: 8; radius: 4
-                                    color: ChatController.modelState === ChatController.Ready ? Theme.success
-                                         : ChatController.modelState === ChatController.Failed ? Theme.danger : Theme.accent
+                                    color: ModelController.modelState === ModelController.Ready ? Theme.success
+                                         : ModelController.modelState === ModelController.Failed ? Theme.danger : Theme.accent
                                 }
                                 Label {
                                     objectName: "modelChip"
-                                    text: ChatController.modelState === ChatController.Loading ? qsTr("Loading %1\u2026").arg(ChatController.modelPath.split("/").pop())
-                                        : ChatController.modelState === ChatController.Ready ? ChatController.modelName + " \u00b7 " + ChatController.modelFamily
+                                    text: ModelController.modelState === ModelController.Loading ? qsTr("Loading %1\u2026").arg(ModelController.modelPath.split("/").pop())
+                                        : ModelController.modelState === ModelController.Ready ? ModelController.modelName + " \u00b7 " + ModelController.modelFamily
                                         : qsTr("No model")
                                     color: Theme.mutedText
                                     font.pointSize: Qt.application.font.pointSize * Theme.smallFont
@@ -170,6 +184,8 @@ ApplicationWindow {
                         objectName: "chatView"
                         anchors.fill: parent
                         model: ChatController.messages
+                        hasOlder: ChatController.hasOlderMessages
+                        onOlderRequested: ChatController.loadOlder()
                         exportForDrag: window.exportForDrag
                         onCancelRequested: (id) => ChatController.cancel(id)
                         onSaveRequested: (id) => {
@@ -217,17 +233,17 @@ ApplicationWindow {
                         objectName: "welcomePanel"
                         anchors.fill: parent
                         // Until a model is loaded (a later model switch keeps the chat in view).
-                        visible: ChatController.modelState === ChatController.NoModel
-                                 || ChatController.modelState === ChatController.Failed
-                                 || (ChatController.modelState === ChatController.Loading && chatView.count === 0)
-                        foundModels: ChatController.foundModels
-                        scanning: ChatController.scanning
-                        loading: ChatController.modelState === ChatController.Loading
-                        error: ChatController.modelState === ChatController.Failed ? ChatController.modelError : ""
+                        visible: ModelController.modelState === ModelController.NoModel
+                                 || ModelController.modelState === ModelController.Failed
+                                 || (ModelController.modelState === ModelController.Loading && chatView.count === 0)
+                        foundModels: ModelController.foundModels
+                        scanning: ModelController.scanning
+                        loading: ModelController.modelState === ModelController.Loading
+                        error: ModelController.modelState === ModelController.Failed ? ModelController.modelError : ""
                         onPickModelFile: modelFileDialog.open()
                         onPickModelFolder: modelFolderDialog.open()
-                        onModelChosen: (path) => ChatController.loadModel(path)
-                        onRescan: ChatController.scanForModels()
+                        onModelChosen: (path) => ModelController.loadModel(path)
+                        onRescan: ModelController.scanForModels()
                     }
                 }
 
@@ -238,16 +254,16 @@ ApplicationWindow {
                     prompt: AppSettings.prompt
                     negativePrompt: AppSettings.negativePrompt
                     negativeExpanded: AppSettings.negativeExpanded
-                    canSend: ChatController.modelState === ChatController.Ready
-                             || ChatController.modelState === ChatController.Loading
-                    pasteImage: function() { return ChatController.clipboardHasImage() && ChatController.pasteImage() }
-                    tokenCounter: ChatController.modelState === ChatController.Ready
-                                  ? function(text) { return ChatController.tokenCount(text) } : null
+                    canSend: ModelController.modelState === ModelController.Ready
+                             || ModelController.modelState === ModelController.Loading
+                    pasteImage: function() { return InitImageIntake.clipboardHasImage() && InitImageIntake.pasteImage() }
+                    tokenCounter: ModelController.modelState === ModelController.Ready
+                                  ? function(text) { return ModelController.tokenCount(text) } : null
                     summary: {
-                        const w = AppSettings.width > 0 ? AppSettings.width : ChatController.modelWidth
-                        const h = AppSettings.height > 0 ? AppSettings.height : ChatController.modelHeight
+                        const w = AppSettings.width > 0 ? AppSettings.width : ModelController.modelWidth
+                        const h = AppSettings.height > 0 ? AppSettings.height : ModelController.modelHeight
                         let s = w + "\u00d7" + h + " \u00b7 " + qsTr("%n steps", "", AppSettings.steps)
-                        if (ChatController.hasInitImage)
+                        if (InitImageIntake.hasInitImage)
                             s += " \u00b7 " + qsTr("from image, strength %1").arg(AppSettings.strength.toFixed(2))
                         return s
                     }
@@ -274,19 +290,21 @@ ApplicationWindow {
             Layout.preferredWidth: Theme.panelWidth
             settings: AppSettings
             chat: ChatController
+            models: ModelController
+            intake: InitImageIntake
             onPickModelFile: modelFileDialog.open()
             onPickModelFolder: modelFolderDialog.open()
             onPickSaveFolder: saveFolderDialog.open()
-            onModelChosen: (path) => ChatController.loadModel(path)
+            onModelChosen: (path) => ModelController.loadModel(path)
             onPasteRequested: {
-                if (!ChatController.pasteImage())
+                if (!InitImageIntake.pasteImage())
                     toast.show(qsTr("The clipboard holds no image"))
             }
             onDiceRequested: {
                 AppSettings.seed = ChatController.randomSeed()
                 AppSettings.seedLocked = true
             }
-            onRemoveInitImage: ChatController.clearInitImage()
+            onRemoveInitImage: InitImageIntake.clearInitImage()
             onPickVaeFile: vaeFileDialog.open()
             onPickUpscalerFile: upscalerFileDialog.open()
             onUpscaleInitRequested: ChatController.upscaleInitImage()
@@ -297,24 +315,24 @@ ApplicationWindow {
         id: modelFileDialog
         title: qsTr("Choose a model file")
         nameFilters: [qsTr("Stable Diffusion checkpoints (*.safetensors *.ckpt)"), qsTr("All files (*)")]
-        onAccepted: ChatController.loadModel(selectedFile)
+        onAccepted: ModelController.loadModel(selectedFile)
     }
     FileDialog {
         id: vaeFileDialog
         title: qsTr("Choose a VAE for this model")
         nameFilters: [qsTr("VAE files (*.safetensors *.ckpt *.pth *.pt)"), qsTr("All files (*)")]
-        onAccepted: ChatController.setModelVae(selectedFile)
+        onAccepted: ModelController.setModelVae(selectedFile)
     }
     FileDialog {
         id: upscalerFileDialog
         title: qsTr("Choose an upscaler (Real-ESRGAN)")
         nameFilters: [qsTr("Upscalers (*.pth *.pt *.safetensors)"), qsTr("All files (*)")]
-        onAccepted: ChatController.setUpscaler(selectedFile)
+        onAccepted: ModelController.setUpscaler(selectedFile)
     }
     FolderDialog {
         id: modelFolderDialog
         title: qsTr("Choose a diffusers model folder")
-        onAccepted: ChatController.loadModel(selectedFolder)
+        onAccepted: ModelController.loadModel(selectedFolder)
     }
     FolderDialog {
         id: saveFolderDialog
@@ -344,7 +362,7 @@ ApplicationWindow {
     AboutDialog {
         id: aboutDialog
         objectName: "aboutDialog"
-        notices: ChatController.licenseNotices()
+        notices: ModelController.licenseNotices()
     }
 
     // A short confirmation at the bottom of the chat.

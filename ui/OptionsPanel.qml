@@ -3,8 +3,9 @@
 // super-resolution (upscaler, level, refine); then where images are saved
 // and the theme. Values are
 // read from and written to `settings` (AppSettings); model facts come from
-// `chat` (ChatController). Both are plain objects with those properties, so
-// tests can hand in stand-ins.
+// `models` (ModelController), the init image from `intake`
+// (InitImageIntake), the step count from `chat` (ChatController). All are
+// plain objects with those properties, so tests can hand in stand-ins.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -14,9 +15,13 @@ Pane {
 
     /// AppSettings (or a stand-in with its properties).
     property QtObject settings
-    /// ChatController (or a stand-in): modelState (0 none, 1 loading, 2 ready,
-    /// 3 failed), modelName, sizePresets, samplers, the init image...
+    /// ChatController (or a stand-in): stepsToRun().
     property QtObject chat
+    /// ModelController (or a stand-in): modelState (0 none, 1 loading, 2
+    /// ready, 3 failed), modelName, sizePresets, samplers, the upscaler...
+    property QtObject models
+    /// InitImageIntake (or a stand-in): the init image.
+    property QtObject intake
 
     signal pickModelFile()
     signal pickModelFolder()
@@ -29,8 +34,8 @@ Pane {
     signal pickUpscalerFile()
     signal upscaleInitRequested()
 
-    readonly property int effectiveWidth: settings && settings.width > 0 ? settings.width : (chat ? chat.modelWidth : 512)
-    readonly property int effectiveHeight: settings && settings.height > 0 ? settings.height : (chat ? chat.modelHeight : 512)
+    readonly property int effectiveWidth: settings && settings.width > 0 ? settings.width : (models ? models.modelWidth : 512)
+    readonly property int effectiveHeight: settings && settings.height > 0 ? settings.height : (models ? models.modelHeight : 512)
     readonly property alias strengthSlider: strength
     readonly property alias initPreview: initPreview
     readonly property alias sizeCombo: sizeCombo
@@ -39,9 +44,9 @@ Pane {
 
     /// The preset index matching the settings' size, or the last ("Custom").
     function presetIndex() {
-        if (!chat || !settings)
+        if (!models || !settings)
             return 0
-        const presets = chat.sizePresets
+        const presets = models.sizePresets
         for (let i = 0; i < presets.length; ++i)
             if (presets[i].width === settings.width && presets[i].height === settings.height)
                 return i
@@ -89,8 +94,8 @@ Pane {
                     objectName: "modelCombo"
                     Layout.fillWidth: true
                     model: root.settings ? root.settings.recentModels : []
-                    displayText: root.chat && root.chat.modelName !== "" ? root.chat.modelName
-                               : root.chat && root.chat.modelState === 1 ? qsTr("Loading\u2026")
+                    displayText: root.models && root.models.modelName !== "" ? root.models.modelName
+                               : root.models && root.models.modelState === 1 ? qsTr("Loading\u2026")
                                : qsTr("No model")
                     delegate: ItemDelegate {
                         required property string modelData
@@ -133,7 +138,7 @@ Pane {
                     Layout.fillWidth: true
                     spacing: 6
                     BusyIndicator {
-                        visible: root.chat && root.chat.modelState === 1
+                        visible: root.models && root.models.modelState === 1
                         running: visible
                         Layout.preferredWidth: 20
                         Layout.preferredHeight: 20
@@ -144,26 +149,26 @@ Pane {
                         Layout.fillWidth: true
                         wrapMode: Text.Wrap
                         font.pointSize: Qt.application.font.pointSize * Theme.smallFont
-                        color: root.chat && root.chat.modelState === 3 ? Theme.danger : Theme.mutedText
-                        text: !root.chat ? ""
-                            : root.chat.modelState === 1 ? qsTr("Loading the model\u2026")
-                            : root.chat.modelState === 2 ? root.chat.modelFamily + " \u00b7 " + root.chat.modelDevice
-                            : root.chat.modelState === 3 ? root.chat.modelError
+                        color: root.models && root.models.modelState === 3 ? Theme.danger : Theme.mutedText
+                        text: !root.models ? ""
+                            : root.models.modelState === 1 ? qsTr("Loading the model\u2026")
+                            : root.models.modelState === 2 ? root.models.modelFamily + " \u00b7 " + root.models.modelDevice
+                            : root.models.modelState === 3 ? root.models.modelError
                             : qsTr("Pick a model to start.")
                     }
                 }
                 // Loading: how far, and a way out.
                 RowLayout {
                     Layout.fillWidth: true
-                    visible: root.chat ? root.chat.modelState === 1 : false
+                    visible: root.models ? root.models.modelState === 1 : false
                     ProgressBar {
                         objectName: "modelLoadProgress"
                         Layout.fillWidth: true
                         from: 0; to: 1
-                        value: root.chat ? root.chat.modelLoadProgress : 0
+                        value: root.models ? root.models.modelLoadProgress : 0
                     }
                     Label {
-                        text: root.chat ? Math.round(root.chat.modelLoadProgress * 100) + " %" : ""
+                        text: root.models ? Math.round(root.models.modelLoadProgress * 100) + " %" : ""
                         color: Theme.mutedText
                         font.pointSize: Qt.application.font.pointSize * Theme.smallFont
                     }
@@ -171,7 +176,7 @@ Pane {
                         objectName: "cancelLoadButton"
                         icon.source: "qrc:/daub/icons/stop.svg"
                         icon.color: Theme.mutedText
-                        onClicked: root.chat.cancelModelLoad()
+                        onClicked: root.models.cancelModelLoad()
                         ToolTip.visible: hovered
                         ToolTip.text: qsTr("Stop loading")
                     }
@@ -186,22 +191,22 @@ Pane {
                         Layout.fillWidth: true
                         elide: Text.ElideMiddle
                         color: Theme.text
-                        text: root.chat && root.chat.modelVaeName !== "" ? root.chat.modelVaeName
+                        text: root.models && root.models.modelVaeName !== "" ? root.models.modelVaeName
                                                                           : qsTr("from the model")
                     }
                     ToolButton {
                         objectName: "vaeResetButton"
-                        visible: root.chat ? root.chat.modelVaeName !== "" && root.chat.modelState !== 1 : false
+                        visible: root.models ? root.models.modelVaeName !== "" && root.models.modelState !== 1 : false
                         icon.source: "qrc:/daub/icons/close.svg"
                         icon.color: Theme.mutedText
-                        onClicked: root.chat.setModelVae("")
+                        onClicked: root.models.setModelVae("")
                         ToolTip.visible: hovered
                         ToolTip.text: qsTr("Use the model's own VAE")
                     }
                     Button {
                         objectName: "vaeButton"
                         text: qsTr("File…")
-                        enabled: root.chat ? root.chat.modelState === 2 || root.chat.modelState === 3 : false
+                        enabled: root.models ? root.models.modelState === 2 || root.models.modelState === 3 : false
                         onClicked: root.pickVaeFile()
                         ToolTip.visible: hovered
                         ToolTip.delay: 600
@@ -214,22 +219,22 @@ Pane {
                 InitImagePreview {
                     id: initPreview
                     Layout.fillWidth: true
-                    source: root.chat ? root.chat.initImageSource : ""
-                    name: root.chat ? root.chat.initImageName : ""
-                    imageWidth: root.chat ? root.chat.initImageWidth : 0
-                    imageHeight: root.chat ? root.chat.initImageHeight : 0
+                    source: root.intake ? root.intake.initImageSource : ""
+                    name: root.intake ? root.intake.initImageName : ""
+                    imageWidth: root.intake ? root.intake.initImageWidth : 0
+                    imageHeight: root.intake ? root.intake.initImageHeight : 0
                     targetWidth: root.effectiveWidth
                     targetHeight: root.effectiveHeight
                     resizeMode: root.settings ? root.settings.resizeMode : "stretch"
                     onResizeModeSelected: (mode) => root.settings.resizeMode = mode
                     onRemoveRequested: root.removeInitImage()
-                    canUpscale: root.chat ? root.chat.superResolutionAvailable : false
+                    canUpscale: root.models ? root.models.superResolutionAvailable : false
                     onUpscaleRequested: root.upscaleInitRequested()
                 }
                 StrengthSlider {
                     id: strength
                     Layout.fillWidth: true
-                    hasInitImage: root.chat ? root.chat.hasInitImage : false
+                    hasInitImage: root.intake ? root.intake.hasInitImage : false
                     value: root.settings ? root.settings.strength : 0.75
                     steps: root.settings ? root.settings.steps : 20
                     stepsToRun: root.chat && root.chat.stepsToRun ? root.chat.stepsToRun(steps, value) : -1
@@ -237,7 +242,7 @@ Pane {
                 }
                 Rectangle {
                     Layout.fillWidth: true
-                    visible: !(root.chat && root.chat.hasInitImage)
+                    visible: !(root.intake && root.intake.hasInitImage)
                     implicitHeight: hint.implicitHeight + 24
                     radius: Theme.smallRadius
                     color: "transparent"
@@ -283,7 +288,7 @@ Pane {
                         objectName: "sizeCombo"
                         Layout.fillWidth: true
                         textRole: "label"
-                        model: root.chat ? root.chat.sizePresets.concat([{ label: qsTr("Custom"), width: -1, height: -1 }]) : []
+                        model: root.models ? root.models.sizePresets.concat([{ label: qsTr("Custom"), width: -1, height: -1 }]) : []
                         currentIndex: root.presetIndex()
                         onActivated: (index) => {
                             const p = model[index]
@@ -331,6 +336,19 @@ Pane {
                         editable: true
                         Binding on value { value: root.settings ? root.settings.steps : 20 }
                         onValueModified: root.settings.steps = value
+                    }
+
+                    FieldLabel { text: qsTr("Images") }
+                    SpinBox {
+                        objectName: "batchCountBox"
+                        Layout.fillWidth: true
+                        from: 1; to: 16
+                        editable: true
+                        Binding on value { value: root.settings && root.settings.batchCount ? root.settings.batchCount : 1 }
+                        onValueModified: root.settings.batchCount = value
+                        ToolTip.visible: hovered
+                        ToolTip.delay: 600
+                        ToolTip.text: qsTr("Images per Send, with seeds seed, seed+1, \u2026")
                     }
 
                     FieldLabel { text: qsTr("CFG") }
@@ -400,7 +418,7 @@ Pane {
                         Layout.fillWidth: true
                         textRole: "label"
                         valueRole: "id"
-                        model: root.chat ? root.chat.samplers : []
+                        model: root.models ? root.models.samplers : []
                         currentIndex: root.settings ? Math.max(0, indexOfValue(root.settings.sampler)) : 0
                         onActivated: root.settings.sampler = currentValue
                     }
@@ -433,16 +451,16 @@ Pane {
                         objectName: "upscalerCombo"
                         Layout.fillWidth: true
                         textRole: "name"
-                        model: (root.chat ? root.chat.foundUpscalers : [])
+                        model: (root.models ? root.models.foundUpscalers : [])
                                .concat([{ name: qsTr("Choose a file\u2026"), path: "" }])
-                        displayText: root.chat && root.chat.upscalerName !== "" ? root.chat.upscalerName
+                        displayText: root.models && root.models.upscalerName !== "" ? root.models.upscalerName
                                                                                 : qsTr("None")
                         onActivated: (index) => {
                             const entry = model[index]
                             if (entry.path === "")
                                 root.pickUpscalerFile()
                             else
-                                root.chat.setUpscaler(entry.path)
+                                root.models.setUpscaler(entry.path)
                         }
                         ToolTip.visible: hovered
                         ToolTip.delay: 600
@@ -467,7 +485,7 @@ Pane {
                             id: superRes
                             objectName: "superResolutionRow"
                             anchors.fill: parent
-                            enabled: root.chat ? root.chat.superResolutionAvailable : false
+                            enabled: root.models ? root.models.superResolutionAvailable : false
                             Switch {
                                 id: superResSwitch
                                 objectName: "superResolutionSwitch"

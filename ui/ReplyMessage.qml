@@ -22,6 +22,11 @@ Item {
     required property int imageWidth
     required property int imageHeight
     required property bool fromCache
+    /// A batch's images ([{jobId, status, imageSource, width, height, seed,
+    /// error}]); empty or one entry for a single job.
+    property var images: []
+    /// The result the keyboard acts on (ChatView's selection).
+    property int selectedJob: -1
     /// Writes the image to a file for dragging out; returns its URL.
     property var exportForDrag: null
 
@@ -34,8 +39,10 @@ Item {
     signal upscaleRequested(int jobId)
     signal refineRequested(int jobId)
     signal saveAsRequested(int jobId)
-    /// Double-click on the image: show it at full size.
-    signal viewRequested(int jobId)
+    /// Double-click on an image: show it at full size.
+    signal viewRequested(int jobId, string source, int width, int height)
+    /// A click on an image: it becomes the selected result.
+    signal selected(int jobId)
 
     readonly property bool waiting: status === MessageModel.Queued || status === MessageModel.WaitingForModel
     readonly property bool running: status === MessageModel.Running
@@ -43,6 +50,23 @@ Item {
     readonly property bool failed: status === MessageModel.Failed
     readonly property bool cancelled: status === MessageModel.Cancelled
     readonly property real maxImageSide: Math.min(512, root.width - 96)
+    readonly property bool batch: images && images.length > 1
+    /// The image the actions apply to: the selected one of a batch, else
+    /// its first finished one; the job itself for a single image.
+    readonly property int actionJob: {
+        if (!batch)
+            return jobId
+        let first = -1
+        for (let i = 0; i < images.length; ++i) {
+            if (images[i].status !== MessageModel.Done)
+                continue
+            if (images[i].jobId === selectedJob)
+                return selectedJob
+            if (first < 0)
+                first = images[i].jobId
+        }
+        return first
+    }
 
     implicitHeight: card.height + 8
 
@@ -127,7 +151,7 @@ Item {
             // The live preview while running; the image when done.
             Item {
                 id: picture
-                visible: (root.running && root.previewSource !== "") || root.done
+                visible: (root.running && root.previewSource !== "") || (root.done && !root.batch)
                 readonly property real aspect: root.done && root.imageHeight > 0
                     ? root.imageWidth / root.imageHeight
                     : (previewImage.implicitHeight > 0 ? previewImage.implicitWidth / previewImage.implicitHeight : 1)
@@ -148,8 +172,8 @@ Item {
                     id: resultImage
                     objectName: "resultImage"
                     anchors.fill: parent
-                    visible: root.done
-                    source: root.done ? root.imageSource : ""
+                    visible: root.done && !root.batch
+                    source: root.done && !root.batch ? root.imageSource : ""
                     sourceSize: Qt.size(1024, 1024)
                     fillMode: Image.PreserveAspectFit
                     smooth: root.imageWidth > width
@@ -176,16 +200,81 @@ Item {
                         }
                         onReleased: resultImage.Drag.active = false
                         drag.onActiveChanged: if (drag.active && resultImage.dragUrl !== "") resultImage.Drag.active = true
-                        onDoubleClicked: root.viewRequested(root.jobId)
+                        onClicked: root.selected(root.jobId)
+                        onDoubleClicked: root.viewRequested(root.jobId, root.imageSource, root.imageWidth, root.imageHeight)
                     }
                     ToolTip.visible: false
+                }
+                Rectangle { // the selected result
+                    anchors.fill: parent
+                    anchors.margins: -3
+                    visible: root.done && !root.batch && root.selectedJob === root.jobId
+                    color: "transparent"
+                    border.color: Theme.accent
+                    border.width: 2
+                    radius: 4
+                }
+            }
+
+            // A batch: its images in a grid; a click picks the one the
+            // actions apply to, a double-click shows it at full size.
+            Grid {
+                id: batchGrid
+                objectName: "batchGrid"
+                visible: root.done && root.batch
+                columns: root.batch && root.images.length > 4 ? 4 : 2
+                spacing: 6
+                readonly property real cell: (root.maxImageSide - spacing * (columns - 1)) / columns
+                Repeater {
+                    model: root.done && root.batch ? root.images : []
+                    delegate: Rectangle {
+                        required property var modelData
+                        objectName: "batchCell"
+                        width: batchGrid.cell
+                        height: batchGrid.cell
+                        radius: 4
+                        color: Theme.sunken
+                        border.width: modelData.jobId === root.actionJob ? 2 : 0
+                        border.color: Theme.accent
+                        Image {
+                            anchors.fill: parent
+                            anchors.margins: 3
+                            visible: modelData.status === MessageModel.Done
+                            source: modelData.status === MessageModel.Done ? modelData.imageSource : ""
+                            sourceSize: Qt.size(512, 512)
+                            fillMode: Image.PreserveAspectFit
+                            asynchronous: true
+                            mipmap: true
+                        }
+                        Label {
+                            anchors.centerIn: parent
+                            width: parent.width - 12
+                            visible: modelData.status !== MessageModel.Done
+                            horizontalAlignment: Text.AlignHCenter
+                            wrapMode: Text.Wrap
+                            color: modelData.status === MessageModel.Failed ? Theme.danger : Theme.mutedText
+                            font.pointSize: Qt.application.font.pointSize * Theme.smallFont
+                            text: modelData.status === MessageModel.Failed ? qsTr("Failed") : qsTr("Cancelled")
+                        }
+                        MouseArea {
+                            anchors.fill: parent
+                            enabled: modelData.status === MessageModel.Done
+                            onClicked: root.selected(modelData.jobId)
+                            onDoubleClicked: root.viewRequested(modelData.jobId, modelData.imageSource,
+                                                                modelData.width, modelData.height)
+                        }
+                        ToolTip.visible: cellHover.hovered
+                        ToolTip.delay: 600
+                        ToolTip.text: qsTr("Seed %1").arg(modelData.seed)
+                        HoverHandler { id: cellHover }
+                    }
                 }
             }
 
             Label {
                 Layout.fillWidth: true
                 Layout.preferredWidth: 380
-                visible: root.failed && root.text !== ""
+                visible: (root.failed || (root.batch && root.done)) && root.text !== ""
                 text: root.text
                 wrapMode: Text.Wrap
                 color: Theme.text
@@ -195,7 +284,7 @@ Item {
             // A finished image's actions.
             Flow {
                 Layout.fillWidth: true
-                visible: root.done
+                visible: root.done && root.actionJob >= 0
                 spacing: 2
                 Repeater {
                     model: [
@@ -222,14 +311,14 @@ Item {
                         ToolTip.text: modelData.tip
                         onClicked: {
                             switch (modelData.key) {
-                            case "save": root.saveRequested(root.jobId); break
-                            case "saveAs": root.saveAsRequested(root.jobId); break
-                            case "copy": root.copyRequested(root.jobId); break
-                            case "init": root.useAsInitRequested(root.jobId); break
-                            case "rerun": root.rerunRequested(root.jobId); break
-                            case "upscale": root.upscaleRequested(root.jobId); break
-                            case "refine": root.refineRequested(root.jobId); break
-                            case "params": root.parametersRequested(root.jobId); break
+                            case "save": root.saveRequested(root.actionJob); break
+                            case "saveAs": root.saveAsRequested(root.actionJob); break
+                            case "copy": root.copyRequested(root.actionJob); break
+                            case "init": root.useAsInitRequested(root.actionJob); break
+                            case "rerun": root.rerunRequested(root.actionJob); break
+                            case "upscale": root.upscaleRequested(root.actionJob); break
+                            case "refine": root.refineRequested(root.actionJob); break
+                            case "params": root.parametersRequested(root.actionJob); break
                             }
                         }
                     }

@@ -69,9 +69,9 @@ struct Rig {
     bool loadModel(const QString& name = QStringLiteral("tiny-sd15")) {
         const QString path = dir.filePath(name);
         QDir().mkpath(path);
-        controller.loadModel(path);
+        controller.models()->loadModel(path);
         return QTest::qWaitFor([&] {
-            return controller.modelState() != ChatController::ModelState::Loading;
+            return controller.models()->modelState() != ModelController::ModelState::Loading;
         });
     }
 
@@ -123,12 +123,12 @@ private Q_SLOTS:
 
     void loadsTheModelInTheBackground() {
         Rig rig;
-        QSignalSpy changed(&rig.controller, &ChatController::modelChanged);
+        QSignalSpy changed(rig.controller.models(), &ModelController::modelChanged);
         QVERIFY(rig.loadModel());
-        QCOMPARE(rig.controller.modelState(), ChatController::ModelState::Ready);
-        QCOMPARE(rig.controller.modelName(), QStringLiteral("tiny-sd15"));
-        QCOMPARE(rig.controller.modelWidth(), 64);
-        QVERIFY(!rig.controller.modelDevice().isEmpty());
+        QCOMPARE(rig.controller.models()->modelState(), ModelController::ModelState::Ready);
+        QCOMPARE(rig.controller.models()->modelName(), QStringLiteral("tiny-sd15"));
+        QCOMPARE(rig.controller.models()->modelWidth(), 64);
+        QVERIFY(!rig.controller.models()->modelDevice().isEmpty());
         QCOMPARE(rig.settings.modelPath(), rig.dir.filePath(QStringLiteral("tiny-sd15")));
         QCOMPARE(rig.settings.recentModels().value(0), rig.settings.modelPath());
         QVERIFY(changed.count() >= 2); // loading, then ready
@@ -137,12 +137,12 @@ private Q_SLOTS:
 
     void badModelIsOneSentence() {
         Rig rig;
-        rig.controller.loadModel(QStringLiteral("/nowhere/model.safetensors"));
-        QCOMPARE(rig.controller.modelState(), ChatController::ModelState::Failed);
+        rig.controller.models()->loadModel(QStringLiteral("/nowhere/model.safetensors"));
+        QCOMPARE(rig.controller.models()->modelState(), ModelController::ModelState::Failed);
         QCOMPARE(rig.lastText(), QStringLiteral("The model \u2018/nowhere/model.safetensors\u2019 does not exist."));
         QVERIFY(rig.loadModel(QStringLiteral("broken-model")));
-        QCOMPARE(rig.controller.modelState(), ChatController::ModelState::Failed);
-        QCOMPARE(rig.controller.modelError(),
+        QCOMPARE(rig.controller.models()->modelState(), ModelController::ModelState::Failed);
+        QCOMPARE(rig.controller.models()->modelError(),
                  QStringLiteral("The model file is damaged: its header is not valid safetensors."));
         QCOMPARE(rig.controller.send(QStringLiteral("x")), -1);
     }
@@ -170,15 +170,15 @@ private Q_SLOTS:
         QCOMPARE(image.size(), QSize(64, 64));
         const auto p = a1111::parse(readPngText(png, QStringLiteral("parameters")));
         QVERIFY(p);
-        QCOMPARE(p->prompt, QStringLiteral("a red fox"));
-        QCOMPARE(p->negativePrompt, QStringLiteral("blurry"));
+        QCOMPARE(qstr(p->prompt), QStringLiteral("a red fox"));
+        QCOMPARE(qstr(p->negative_prompt), QStringLiteral("blurry"));
         QCOMPARE(p->steps, 5);
-        QCOMPARE(p->cfgScale, 6.5);
+        QCOMPARE(p->cfg_scale, 6.5);
         QCOMPARE(p->seed, reply->seed);
-        QCOMPARE(p->sampler, QStringLiteral("pndm"));
+        QCOMPARE(qstr(p->scheduler), QStringLiteral("pndm"));
         QCOMPARE(p->width, 64);
-        QCOMPARE(p->model, QStringLiteral("tiny-sd15"));
-        QVERIFY(!p->denoisingStrength);
+        QCOMPARE(qstr(p->model), QStringLiteral("tiny-sd15"));
+        QVERIFY(!p->denoising_strength);
         QCOMPARE(rig.controller.parametersOf(id), readPngText(png, QStringLiteral("parameters")));
 
         // Save writes that PNG into the save folder.
@@ -230,13 +230,13 @@ private Q_SLOTS:
         QVERIFY(rig.loadModel());
         rig.settings.setStrength(0.6);
         rig.settings.setSteps(10);
-        QSignalSpy initChanged(&rig.controller, &ChatController::initImageChanged);
-        rig.controller.setInitImageFromUrl(
+        QSignalSpy initChanged(rig.controller.intake(), &InitImageIntake::initImageChanged);
+        rig.controller.intake()->setInitImageFromUrl(
             QUrl::fromLocalFile(daub::test::fixture(QStringLiteral("golden/init_64x64.png"))));
         WAIT_FOR(initChanged);
-        QVERIFY(rig.controller.hasInitImage());
-        QCOMPARE(rig.controller.initImageWidth(), 64);
-        QVERIFY(rig.controller.initImageSource().startsWith(QStringLiteral("image://init/")));
+        QVERIFY(rig.controller.intake()->hasInitImage());
+        QCOMPARE(rig.controller.intake()->initImageWidth(), 64);
+        QVERIFY(rig.controller.intake()->initImageSource().startsWith(QStringLiteral("image://init/")));
         QCOMPARE(rig.controller.stepsToRun(10, 0.6), 6);
         // The engine's own count, also where float arithmetic would say 57.
         QCOMPARE(rig.controller.stepsToRun(100, 0.57), 56);
@@ -250,15 +250,15 @@ private Q_SLOTS:
         QCOMPARE(rig.log->initSizes.value(0), QSize(64, 64));
         QCOMPARE(rig.log->strengths.value(0), 0.6f);
         const auto p = a1111::parse(rig.controller.parametersOf(id));
-        QVERIFY(p && p->denoisingStrength);
-        QCOMPARE(*p->denoisingStrength, 0.6);
+        QVERIFY(p && p->denoising_strength);
+        QCOMPARE(*p->denoising_strength, 0.6);
         // The prompt row shows a thumbnail that outlives the reference.
         QVERIFY(!rig.bank.image(QStringLiteral("thumb/%1").arg(id)).isNull());
 
         // Another image with the same settings never hits the cache.
         rig.settings.setSeed(rig.reply(id)->seed);
         rig.settings.setSeedLocked(true);
-        rig.controller.setInitImageFromUrl(QUrl::fromLocalFile(
+        rig.controller.intake()->setInitImageFromUrl(QUrl::fromLocalFile(
             rig.writeImage(QStringLiteral("other.png"), daub::test::testImage(64, 64, 40))));
         WAIT_FOR(initChanged);
         const qint64 other = rig.controller.send(QStringLiteral("a fox"));
@@ -270,13 +270,13 @@ private Q_SLOTS:
     void expiredInitImageFailsTheJob() {
         Rig rig;
         QVERIFY(rig.loadModel());
-        QSignalSpy initChanged(&rig.controller, &ChatController::initImageChanged);
-        rig.controller.setInitImageFromUrl(
+        QSignalSpy initChanged(rig.controller.intake(), &InitImageIntake::initImageChanged);
+        rig.controller.intake()->setInitImageFromUrl(
             QUrl::fromLocalFile(daub::test::fixture(QStringLiteral("golden/init_64x64.png"))));
         WAIT_FOR(initChanged);
         const qint64 first = rig.controller.send(QStringLiteral("a fox"));
         QVERIFY(rig.waitUntilEnded(first));
-        rig.controller.clearInitImage(); // the UI lets go of it
+        rig.controller.intake()->clearInitImage(); // the UI lets go of it
         rig.now += InitImageStore::kDefaultTtlMs + 1;
         const qint64 again = rig.controller.rerun(first);
         QVERIFY(rig.waitUntilEnded(again));
@@ -294,14 +294,14 @@ private Q_SLOTS:
         Rig rig;
         QVERIFY(rig.loadModel());
         rig.log->stepDelayMs = 20;
-        QSignalSpy initChanged(&rig.controller, &ChatController::initImageChanged);
-        rig.controller.setInitImageFromUrl(QUrl::fromLocalFile(
+        QSignalSpy initChanged(rig.controller.intake(), &InitImageIntake::initImageChanged);
+        rig.controller.intake()->setInitImageFromUrl(QUrl::fromLocalFile(
             rig.writeImage(QStringLiteral("a.png"), daub::test::testImage(48, 40, 1))));
         WAIT_FOR(initChanged);
         QList<qint64> jobs;
         for (int i = 0; i < 3; ++i)
             jobs << rig.controller.send(QStringLiteral("job %1").arg(i));
-        rig.controller.setInitImageFromUrl(QUrl::fromLocalFile(
+        rig.controller.intake()->setInitImageFromUrl(QUrl::fromLocalFile(
             rig.writeImage(QStringLiteral("b.png"), daub::test::testImage(32, 32, 2))));
         WAIT_FOR(initChanged);
         rig.now += InitImageStore::kDefaultTtlMs + 1000;
@@ -321,15 +321,15 @@ private Q_SLOTS:
     void upscaleAfterGenerating() {
         Rig rig;
         QVERIFY(rig.loadModel());
-        QVERIFY(!rig.controller.superResolutionAvailable());
-        QSignalSpy upscalerChanged(&rig.controller, &ChatController::upscalerChanged);
-        QVERIFY(!rig.controller.setUpscaler(rig.dir.filePath(QStringLiteral("none.pth"))));
+        QVERIFY(!rig.controller.models()->superResolutionAvailable());
+        QSignalSpy upscalerChanged(rig.controller.models(), &ModelController::upscalerChanged);
+        QVERIFY(!rig.controller.models()->setUpscaler(rig.dir.filePath(QStringLiteral("none.pth"))));
         QVERIFY(rig.lastText().contains(QStringLiteral("does not exist")));
         const QString x4 = daub::test::fixture(QStringLiteral("pickles/tiny-rrdbnet-x4.pth"));
-        QVERIFY(rig.controller.setUpscaler(x4));
+        QVERIFY(rig.controller.models()->setUpscaler(x4));
         QCOMPARE(upscalerChanged.count(), 1);
-        QVERIFY(rig.controller.superResolutionAvailable());
-        QCOMPARE(rig.controller.upscalerName(), QStringLiteral("tiny-rrdbnet-x4"));
+        QVERIFY(rig.controller.models()->superResolutionAvailable());
+        QCOMPARE(rig.controller.models()->upscalerName(), QStringLiteral("tiny-rrdbnet-x4"));
         rig.settings.setSuperResolution(true);
         rig.settings.setSuperResolutionLevel(2);
         rig.settings.setSeed(5);
@@ -343,10 +343,10 @@ private Q_SLOTS:
         QVERIFY(rig.reply(id)->statusText.contains(QStringLiteral("128\u00d7128")));
         const auto p = a1111::parse(rig.controller.parametersOf(id));
         QVERIFY(p);
-        QCOMPARE(p->upscaler, QStringLiteral("tiny-rrdbnet-x4"));
-        QCOMPARE(p->upscale, 2);
+        QCOMPARE(qstr(p->upscaler), QStringLiteral("tiny-rrdbnet-x4"));
+        QCOMPARE(p->upscale, 2.0);
         QCOMPARE(QSize(p->width, p->height), QSize(64, 64)); // the first pass, as A1111
-        QVERIFY(!p->refineStrength);
+        QVERIFY(!p->refine_strength);
 
         // The cache keys on the level, the upscaler and the refine pass.
         const qint64 same = rig.controller.send(QStringLiteral("a fox"));
@@ -357,7 +357,7 @@ private Q_SLOTS:
         QVERIFY(rig.waitUntilEnded(four));
         QVERIFY(!rig.reply(four)->fromCache);
         QCOMPARE(rig.reply(four)->imageWidth, 256);
-        QVERIFY(rig.controller.setUpscaler(
+        QVERIFY(rig.controller.models()->setUpscaler(
             daub::test::fixture(QStringLiteral("tiny-rrdbnet-x2.safetensors"))));
         const qint64 other = rig.controller.send(QStringLiteral("a fox"));
         QVERIFY(rig.waitUntilEnded(other));
@@ -368,14 +368,14 @@ private Q_SLOTS:
         QVERIFY(!rig.reply(refined)->fromCache);
         QCOMPARE(rig.log->refineStrengths, QList<double>{0.35});
         const auto r = a1111::parse(rig.controller.parametersOf(refined));
-        QVERIFY(r && r->refineStrength);
-        QCOMPARE(*r->refineStrength, 0.35);
-        QCOMPARE(r->upscale, 4);
-        QCOMPARE(r->upscaler, QStringLiteral("tiny-rrdbnet-x2"));
+        QVERIFY(r && r->refine_strength);
+        QCOMPARE(*r->refine_strength, 0.35);
+        QCOMPARE(r->upscale, 4.0);
+        QCOMPARE(qstr(r->upscaler), QStringLiteral("tiny-rrdbnet-x2"));
 
         // Without an upscaler the option does nothing, and says nothing.
-        QVERIFY(rig.controller.setUpscaler(QString()));
-        QVERIFY(!rig.controller.superResolutionAvailable());
+        QVERIFY(rig.controller.models()->setUpscaler(QString()));
+        QVERIFY(!rig.controller.models()->superResolutionAvailable());
         const qint64 plain = rig.controller.send(QStringLiteral("a cat"));
         QVERIFY(rig.waitUntilEnded(plain));
         QCOMPARE(rig.reply(plain)->imageWidth, 64);
@@ -390,7 +390,7 @@ private Q_SLOTS:
         QCOMPARE(rig.controller.upscaleResult(source), -1);
         QVERIFY(rig.lastText().contains(QStringLiteral("Choose an upscaler")));
 
-        QVERIFY(rig.controller.setUpscaler(
+        QVERIFY(rig.controller.models()->setUpscaler(
             daub::test::fixture(QStringLiteral("tiny-rrdbnet-x4.safetensors"))));
         rig.settings.setSuperResolutionLevel(4);
         const qint64 up = rig.controller.upscaleResult(source);
@@ -402,9 +402,9 @@ private Q_SLOTS:
         QCOMPARE(rig.log->generations.load(), 1); // nothing generated again
         const auto p = a1111::parse(rig.controller.parametersOf(up));
         QVERIFY(p);
-        QCOMPARE(p->prompt, QStringLiteral("a lighthouse")); // the source's recipe
+        QCOMPARE(qstr(p->prompt), QStringLiteral("a lighthouse")); // the source's recipe
         QCOMPARE(p->seed, rig.reply(source)->seed);
-        QCOMPARE(p->upscale, 4);
+        QCOMPARE(p->upscale, 4.0);
         // Its prompt row says what the job is.
         bool found = false;
         for (int row = 0; row < rig.controller.messages()->count(); ++row) {
@@ -435,10 +435,10 @@ private Q_SLOTS:
         QCOMPARE(rig.reply(refined)->seed, rig.reply(source)->seed);
 
         // The upscaled image can start the next generation.
-        QSignalSpy initChanged(&rig.controller, &ChatController::initImageChanged);
+        QSignalSpy initChanged(rig.controller.intake(), &InitImageIntake::initImageChanged);
         rig.controller.useResultAsInit(up);
         WAIT_FOR(initChanged);
-        QCOMPARE(rig.controller.initImageWidth(), 256);
+        QCOMPARE(rig.controller.intake()->initImageWidth(), 256);
 
         // And the init image preview's Upscale: a job of its own.
         const qint64 init = rig.controller.upscaleInitImage();
@@ -449,7 +449,7 @@ private Q_SLOTS:
         // queue goes on.
         QFile::copy(daub::test::fixture(QStringLiteral("tiny-rrdbnet-x4.safetensors")),
                     rig.dir.filePath(QStringLiteral("broken.safetensors")));
-        QVERIFY(rig.controller.setUpscaler(rig.dir.filePath(QStringLiteral("broken.safetensors"))));
+        QVERIFY(rig.controller.models()->setUpscaler(rig.dir.filePath(QStringLiteral("broken.safetensors"))));
         const qint64 bad = rig.controller.upscaleResult(source);
         QVERIFY(rig.waitUntilEnded(bad));
         QCOMPARE(rig.reply(bad)->status, MessageModel::Status::Failed);
@@ -461,29 +461,29 @@ private Q_SLOTS:
 
     void loadProgressAndCancel() {
         Rig rig;
-        QSignalSpy progress(&rig.controller, &ChatController::modelLoadProgressChanged);
+        QSignalSpy progress(rig.controller.models(), &ModelController::modelLoadProgressChanged);
         QVERIFY(rig.loadModel());
-        QCOMPARE(rig.controller.modelLoadProgress(), 1.0);
+        QCOMPARE(rig.controller.models()->modelLoadProgress(), 1.0);
         QVERIFY(progress.count() >= 5);
         // A slow load, cancelled: nothing stays loaded, the app says so.
         rig.log->loadDelayMs = 50;
         const QString other = rig.dir.filePath(QStringLiteral("slow-model"));
         QDir().mkpath(other);
-        rig.controller.loadModel(other);
-        QCOMPARE(rig.controller.modelState(), ChatController::ModelState::Loading);
-        QTRY_VERIFY(rig.controller.modelLoadProgress() > 0.0);
+        rig.controller.models()->loadModel(other);
+        QCOMPARE(rig.controller.models()->modelState(), ModelController::ModelState::Loading);
+        QTRY_VERIFY(rig.controller.models()->modelLoadProgress() > 0.0);
         QElapsedTimer timer;
         timer.start();
-        rig.controller.cancelModelLoad();
-        QTRY_COMPARE(rig.controller.modelState(), ChatController::ModelState::NoModel);
+        rig.controller.models()->cancelModelLoad();
+        QTRY_COMPARE(rig.controller.models()->modelState(), ModelController::ModelState::NoModel);
         QVERIFY2(timer.elapsed() < 1000, qPrintable(QString::number(timer.elapsed())));
         QVERIFY(rig.lastText().contains(QStringLiteral("was cancelled")));
-        QVERIFY(rig.controller.modelName().isEmpty());
+        QVERIFY(rig.controller.models()->modelName().isEmpty());
         // A newer choice replaces a load in progress.
-        rig.controller.loadModel(other);
+        rig.controller.models()->loadModel(other);
         QVERIFY(rig.loadModel(QStringLiteral("tiny-sd15")));
-        QCOMPARE(rig.controller.modelState(), ChatController::ModelState::Ready);
-        QCOMPARE(rig.controller.modelName(), QStringLiteral("tiny-sd15"));
+        QCOMPARE(rig.controller.models()->modelState(), ModelController::ModelState::Ready);
+        QCOMPARE(rig.controller.models()->modelName(), QStringLiteral("tiny-sd15"));
     }
 
     void theSameModelTwiceEndsLoaded() {
@@ -492,13 +492,13 @@ private Q_SLOTS:
         rig.log->loadDelayMs = 10;
         const QString path = rig.dir.filePath(QStringLiteral("tiny-sd15"));
         QDir().mkpath(path);
-        rig.controller.loadModel(path);
-        rig.controller.loadModel(path);
-        rig.controller.loadModel(path);
-        QTRY_COMPARE(rig.controller.modelState(), ChatController::ModelState::Ready);
+        rig.controller.models()->loadModel(path);
+        rig.controller.models()->loadModel(path);
+        rig.controller.models()->loadModel(path);
+        QTRY_COMPARE(rig.controller.models()->modelState(), ModelController::ModelState::Ready);
         QTest::qWait(300); // every stale report has arrived by now
-        QCOMPARE(rig.controller.modelState(), ChatController::ModelState::Ready);
-        QCOMPARE(rig.controller.modelName(), QStringLiteral("tiny-sd15"));
+        QCOMPARE(rig.controller.models()->modelState(), ModelController::ModelState::Ready);
+        QCOMPARE(rig.controller.models()->modelName(), QStringLiteral("tiny-sd15"));
         QVERIFY(!rig.lastText().contains(QStringLiteral("cancelled")));
         const qint64 id = rig.controller.send(QStringLiteral("after"));
         QVERIFY(rig.waitUntilEnded(id));
@@ -507,10 +507,10 @@ private Q_SLOTS:
 
     void aPlainUpscaleNeedsNoModel() {
         Rig rig; // nothing loaded
-        QVERIFY(rig.controller.setUpscaler(
+        QVERIFY(rig.controller.models()->setUpscaler(
             daub::test::fixture(QStringLiteral("tiny-rrdbnet-x4.safetensors"))));
-        QSignalSpy initChanged(&rig.controller, &ChatController::initImageChanged);
-        rig.controller.setInitImageFromUrl(QUrl::fromLocalFile(
+        QSignalSpy initChanged(rig.controller.intake(), &InitImageIntake::initImageChanged);
+        rig.controller.intake()->setInitImageFromUrl(QUrl::fromLocalFile(
             rig.writeImage(QStringLiteral("photo.png"), daub::test::testImage(40, 30))));
         WAIT_FOR(initChanged);
         const qint64 id = rig.controller.upscaleInitImage();
@@ -525,20 +525,20 @@ private Q_SLOTS:
     void separateVaeIsRememberedPerModel() {
         Rig rig;
         QVERIFY(rig.loadModel());
-        const QString model = rig.controller.modelPath();
+        const QString model = rig.controller.models()->modelPath();
         const QString vae = rig.dir.filePath(QStringLiteral("vae-ft-mse.safetensors"));
         QFile::copy(daub::test::fixture(QStringLiteral("tiny-sd15/vae/diffusion_pytorch_model.safetensors")),
                     vae);
-        rig.controller.setModelVae(QUrl::fromLocalFile(vae).toString());
-        QTRY_COMPARE(rig.controller.modelState(), ChatController::ModelState::Ready);
-        QTRY_COMPARE(rig.controller.modelVaeName(), QStringLiteral("vae-ft-mse.safetensors"));
+        rig.controller.models()->setModelVae(QUrl::fromLocalFile(vae).toString());
+        QTRY_COMPARE(rig.controller.models()->modelState(), ModelController::ModelState::Ready);
+        QTRY_COMPARE(rig.controller.models()->modelVaeName(), QStringLiteral("vae-ft-mse.safetensors"));
         QCOMPARE(rig.log->vaes.last(), vae);
         QCOMPARE(rig.settings.vaeFor(model), vae);
         const qint64 id = rig.controller.send(QStringLiteral("a fox"));
         QVERIFY(rig.waitUntilEnded(id));
         const auto p = a1111::parse(rig.controller.parametersOf(id));
         QVERIFY(p);
-        QCOMPARE(p->vae, QStringLiteral("vae-ft-mse.safetensors"));
+        QCOMPARE(qstr(p->vae), QStringLiteral("vae-ft-mse.safetensors"));
         // Another model has its own choice; coming back brings the VAE back.
         QVERIFY(rig.loadModel(QStringLiteral("other-model")));
         QCOMPARE(rig.log->vaes.last(), QString());
@@ -547,24 +547,24 @@ private Q_SLOTS:
         // The VAE is part of the model's identity: a different result key.
         rig.settings.setSeed(rig.reply(id)->seed);
         rig.settings.setSeedLocked(true);
-        rig.controller.setModelVae(QString());
-        QTRY_COMPARE(rig.controller.modelState(), ChatController::ModelState::Ready);
-        QCOMPARE(rig.controller.modelVaeName(), QString());
+        rig.controller.models()->setModelVae(QString());
+        QTRY_COMPARE(rig.controller.models()->modelState(), ModelController::ModelState::Ready);
+        QCOMPARE(rig.controller.models()->modelVaeName(), QString());
         const qint64 own = rig.controller.send(QStringLiteral("a fox"));
         QVERIFY(rig.waitUntilEnded(own));
         QVERIFY(!rig.reply(own)->fromCache);
         // A VAE that does not fit: one sentence, the model stays in the list.
         const QString bad = rig.dir.filePath(QStringLiteral("broken-vae.safetensors"));
         QFile::copy(vae, bad);
-        rig.controller.setModelVae(bad);
-        QTRY_COMPARE(rig.controller.modelState(), ChatController::ModelState::Failed);
-        QVERIFY(rig.controller.modelError().contains(QStringLiteral("does not fit")));
+        rig.controller.models()->setModelVae(bad);
+        QTRY_COMPARE(rig.controller.models()->modelState(), ModelController::ModelState::Failed);
+        QVERIFY(rig.controller.models()->modelError().contains(QStringLiteral("does not fit")));
         QVERIFY(rig.settings.recentModels().contains(model));
         // The panel still names the VAE, so it can go back to the model's own.
-        QCOMPARE(rig.controller.modelVaeName(), QStringLiteral("broken-vae.safetensors"));
-        rig.controller.setModelVae(QString());
-        QTRY_COMPARE(rig.controller.modelState(), ChatController::ModelState::Ready);
-        QCOMPARE(rig.controller.modelVaeName(), QString());
+        QCOMPARE(rig.controller.models()->modelVaeName(), QStringLiteral("broken-vae.safetensors"));
+        rig.controller.models()->setModelVae(QString());
+        QTRY_COMPARE(rig.controller.models()->modelState(), ModelController::ModelState::Ready);
+        QCOMPARE(rig.controller.models()->modelVaeName(), QString());
     }
 
     void jobsNameTheModelThatRan() {
@@ -579,29 +579,29 @@ private Q_SLOTS:
         QTRY_COMPARE(rig.reply(first)->status, MessageModel::Status::Running);
         const QString b = rig.dir.filePath(QStringLiteral("model-b"));
         QDir().mkpath(b);
-        rig.controller.loadModel(b);
+        rig.controller.models()->loadModel(b);
         const qint64 second = rig.controller.send(QStringLiteral("a fox"));
         QVERIFY(rig.waitUntilEnded(second));
         QVERIFY(rig.waitUntilEnded(first));
         const auto pa = a1111::parse(rig.controller.parametersOf(first));
         const auto pb = a1111::parse(rig.controller.parametersOf(second));
         QVERIFY(pa && pb);
-        QCOMPARE(pa->model, QStringLiteral("model-a"));
-        QCOMPARE(pb->model, QStringLiteral("model-b"));
+        QCOMPARE(qstr(pa->model), QStringLiteral("model-a"));
+        QCOMPARE(qstr(pb->model), QStringLiteral("model-b"));
         QVERIFY(!rig.reply(second)->fromCache); // same recipe, other model
         QCOMPARE(rig.log->generations.load(), 2);
     }
 
     void tokenCountComesFromTheLoadedModel() {
         Rig rig;
-        QVariantMap none = rig.controller.tokenCount(QStringLiteral("a red fox"));
+        QVariantMap none = rig.controller.models()->tokenCount(QStringLiteral("a red fox"));
         QCOMPARE(none.value(QStringLiteral("tokens")).toInt(), 0); // no model, no tokenizer
         QCOMPARE(none.value(QStringLiteral("limit")).toInt(), 75);
         QVERIFY(rig.loadModel());
-        const QVariantMap count = rig.controller.tokenCount(QStringLiteral("a red fox"));
+        const QVariantMap count = rig.controller.models()->tokenCount(QStringLiteral("a red fox"));
         QCOMPARE(count.value(QStringLiteral("tokens")).toInt(), 3);
         QCOMPARE(count.value(QStringLiteral("error")).toString(), QString());
-        const QVariantMap bad = rig.controller.tokenCount(QStringLiteral("a (a:x) b"));
+        const QVariantMap bad = rig.controller.models()->tokenCount(QStringLiteral("a (a:x) b"));
         QCOMPARE(bad.value(QStringLiteral("error")).toString(),
                  QStringLiteral("The weight in (a:x) is not a number."));
     }
@@ -635,15 +635,15 @@ private Q_SLOTS:
         const QString base = QStringLiteral("http://127.0.0.1:%1").arg(server.serverPort());
         Rig rig;
         const int before = rig.notices();
-        rig.controller.setInitImageFromUrl(QUrl(base + QStringLiteral("/big.png")));
+        rig.controller.intake()->setInitImageFromUrl(QUrl(base + QStringLiteral("/big.png")));
         QTRY_COMPARE_WITH_TIMEOUT(rig.notices(), before + 1, 20000);
         QVERIFY2(rig.lastText().contains(QStringLiteral("over 100 MB")), qPrintable(rig.lastText()));
-        QVERIFY(!rig.controller.hasInitImage());
-        QTRY_VERIFY(!rig.controller.decoding());
+        QVERIFY(!rig.controller.intake()->hasInitImage());
+        QTRY_VERIFY(!rig.controller.intake()->decoding());
         // A normal download still works, hashed and thumbnailed off the GUI thread.
-        rig.controller.setInitImageFromUrl(QUrl(base + QStringLiteral("/small.png")));
-        QTRY_VERIFY(rig.controller.hasInitImage());
-        QCOMPARE(rig.controller.initImageWidth(), 40);
+        rig.controller.intake()->setInitImageFromUrl(QUrl(base + QStringLiteral("/small.png")));
+        QTRY_VERIFY(rig.controller.intake()->hasInitImage());
+        QCOMPARE(rig.controller.intake()->initImageWidth(), 40);
     }
 
     void savingToAnUnwritablePlaceKeepsTheImage() {
@@ -738,48 +738,48 @@ private Q_SLOTS:
             f.write("not an image");
         }
         const int before = rig.notices();
-        QVERIFY(rig.controller.dropImage({{QStringLiteral("urls"), QVariantList{QUrl::fromLocalFile(text)}}}));
+        QVERIFY(rig.controller.intake()->dropImage({{QStringLiteral("urls"), QVariantList{QUrl::fromLocalFile(text)}}}));
         QVERIFY(QTest::qWaitFor([&] { return rig.notices() == before + 1; }));
         QCOMPARE(rig.lastText(), QStringLiteral("\u2018notes.txt\u2019 is not an image Daub can read; "
                                                 "use a PNG, JPEG, WebP or BMP file."));
-        QVERIFY(!rig.controller.hasInitImage());
+        QVERIFY(!rig.controller.intake()->hasInitImage());
         QCOMPARE(rig.settings.prompt(), QStringLiteral("keep me"));
         QCOMPARE(rig.controller.queue()->waitingCount(), 0);
 
         // A drop with nothing in it.
-        QVERIFY(!rig.controller.dropImage({{QStringLiteral("text"), QStringLiteral("hello")}}));
+        QVERIFY(!rig.controller.intake()->dropImage({{QStringLiteral("text"), QStringLiteral("hello")}}));
         QCOMPARE(rig.notices(), before + 2);
 
         // A good image keeps working afterwards; a bad one does not replace it.
-        QSignalSpy initChanged(&rig.controller, &ChatController::initImageChanged);
+        QSignalSpy initChanged(rig.controller.intake(), &InitImageIntake::initImageChanged);
         QFile png(daub::test::fixture(QStringLiteral("golden/init_64x64.png")));
         QVERIFY(png.open(QIODevice::ReadOnly));
-        QVERIFY(rig.controller.dropImage(
+        QVERIFY(rig.controller.intake()->dropImage(
             {{QStringLiteral("data"), QVariantMap{{QStringLiteral("image/png"), png.readAll()}}}}));
         WAIT_FOR(initChanged);
-        const QString ref = rig.controller.initImageRef();
-        rig.controller.setInitImageFromData(QByteArray("\x89PNG\r\n\x1a\n", 8), QStringLiteral("cut.png"));
+        const QString ref = rig.controller.intake()->initImageRef();
+        rig.controller.intake()->setInitImageFromData(QByteArray("\x89PNG\r\n\x1a\n", 8), QStringLiteral("cut.png"));
         QVERIFY(QTest::qWaitFor([&] { return rig.notices() == before + 3; }));
-        QCOMPARE(rig.controller.initImageRef(), ref);
+        QCOMPARE(rig.controller.intake()->initImageRef(), ref);
     }
 
     void pngParametersAreOffered() {
         Rig rig;
         QVERIFY(rig.loadModel());
-        GenerationParameters p;
-        p.prompt = QStringLiteral("a castle");
-        p.negativePrompt = QStringLiteral("fog");
+        ImageParameters p;
+        p.prompt = "a castle";
+        p.negative_prompt = "fog";
         p.steps = 12;
-        p.sampler = QStringLiteral("euler_a");
-        p.cfgScale = 5;
+        p.scheduler = "euler_a";
+        p.cfg_scale = 5;
         p.seed = 777;
         p.width = 64;
         p.height = 96;
-        p.denoisingStrength = 0.4;
+        p.denoising_strength = 0.4;
         const QByteArray png =
             encodePng(daub::test::testImage(16, 16), {{"parameters", a1111::format(p)}});
-        QSignalSpy initChanged(&rig.controller, &ChatController::initImageChanged);
-        rig.controller.setInitImageFromData(png, QStringLiteral("castle.png"));
+        QSignalSpy initChanged(rig.controller.intake(), &InitImageIntake::initImageChanged);
+        rig.controller.intake()->setInitImageFromData(png, QStringLiteral("castle.png"));
         WAIT_FOR(initChanged);
         const auto& notice = rig.controller.messages()->at(rig.controller.messages()->count() - 1);
         QCOMPARE(notice.action, QStringLiteral("useParameters"));

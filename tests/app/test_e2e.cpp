@@ -74,6 +74,21 @@ private:
             qWarning("no item %s in the window", name);
         return found;
     }
+    /// Scrolls the Flickable (a ScrollView's) that holds `target` until the
+    /// item is in view, as a user scrolls the options panel.
+    static void scrollIntoView(QQuickItem* target) {
+        for (QQuickItem* p = target->parentItem(); p; p = p->parentItem()) {
+            if (!p->inherits("QQuickFlickable"))
+                continue;
+            QQuickItem* content = p->property("contentItem").value<QQuickItem*>();
+            if (!content)
+                return;
+            const QPointF at = target->mapToItem(content, QPointF(0, 0));
+            const qreal maxY = qMax<qreal>(0, p->property("contentHeight").toReal() - p->height());
+            p->setProperty("contentY", qBound<qreal>(0, at.y() - p->height() / 3, maxY));
+            return;
+        }
+    }
     void saveScreenshot(const QString& name) {
         QDir().mkpath(QStringLiteral(DAUB_ARTIFACTS_DIR));
         const QImage shot = m_app->window()->grabWindow();
@@ -97,17 +112,9 @@ private:
         QCoreApplication::sendEvent(m_app->window(), &drop);
     }
 
-private Q_SLOTS:
-    void initTestCase() {
-        QVERIFY2(QFileInfo::exists(test::fixture(QStringLiteral("README.md"))),
-                 "fixtures folder missing: set DAUB_FIXTURES");
-        QStandardPaths::setTestModeEnabled(true);
-        Application::setApplicationIdentity();
+    /// The program as users start it, on the test's settings and data folder.
+    void startApp() {
         m_app = std::make_unique<Application>(test::scratchSettings(m_dir));
-        m_app->settings()->setSaveFolder(m_dir.filePath(QStringLiteral("Pictures/Daub")));
-        m_app->settings()->setSteps(10);
-        m_app->settings()->setWidth(64);
-        m_app->settings()->setHeight(64);
 #ifdef DAUB_FAKE_ENGINE
         auto log = std::make_shared<test::FakeLog>();
         log->stepDelayMs = 20;
@@ -126,12 +133,27 @@ private Q_SLOTS:
         QVERIFY(QTest::qWaitForWindowActive(m_app->window())); // keys go to the active window
     }
 
+private Q_SLOTS:
+    void initTestCase() {
+        QVERIFY2(QFileInfo::exists(test::fixture(QStringLiteral("README.md"))),
+                 "fixtures folder missing: set DAUB_FIXTURES");
+        QStandardPaths::setTestModeEnabled(true);
+        Application::setApplicationIdentity();
+        // The history lives in the test's folder, never in the user's.
+        qputenv("DAUB_DATA_DIR", m_dir.path().toUtf8());
+        startApp();
+        m_app->settings()->setSaveFolder(m_dir.filePath(QStringLiteral("Pictures/Daub")));
+        m_app->settings()->setSteps(10);
+        m_app->settings()->setWidth(64);
+        m_app->settings()->setHeight(64);
+    }
+
     void loadsTheTinyModel() {
         ChatController* chat = m_app->controller();
-        QTRY_VERIFY_WITH_TIMEOUT(chat->modelState() != ChatController::ModelState::Loading, 120000);
-        QVERIFY2(chat->modelState() == ChatController::ModelState::Ready,
-                 qPrintable(chat->modelError()));
-        QCOMPARE(chat->modelFamily(), QStringLiteral("SD 1.5"));
+        QTRY_VERIFY_WITH_TIMEOUT(chat->models()->modelState() != ModelController::ModelState::Loading, 120000);
+        QVERIFY2(chat->models()->modelState() == ModelController::ModelState::Ready,
+                 qPrintable(chat->models()->modelError()));
+        QCOMPARE(chat->models()->modelFamily(), QStringLiteral("SD 1.5"));
         QQuickItem* welcome = item("welcomePanel");
         QVERIFY(welcome);
         QTRY_VERIFY(!welcome->isVisible());
@@ -139,9 +161,9 @@ private Q_SLOTS:
 
     void dropsTheInitImage() {
         dropFile(test::fixture(QStringLiteral("golden/init_64x64.png")));
-        QTRY_VERIFY_WITH_TIMEOUT(m_app->controller()->hasInitImage(), 10000);
-        QCOMPARE(m_app->controller()->initImageWidth(), 64);
-        QCOMPARE(m_app->controller()->initImageName(), QStringLiteral("init_64x64.png"));
+        QTRY_VERIFY_WITH_TIMEOUT(m_app->controller()->intake()->hasInitImage(), 10000);
+        QCOMPARE(m_app->controller()->intake()->initImageWidth(), 64);
+        QCOMPARE(m_app->controller()->intake()->initImageName(), QStringLiteral("init_64x64.png"));
     }
 
     void setsTheStrength() {
@@ -187,15 +209,15 @@ private Q_SLOTS:
         const QString text = readPngText(file.readAll(), QStringLiteral("parameters"));
         const auto p = a1111::parse(text);
         QVERIFY2(p, qPrintable(text));
-        QCOMPARE(p->prompt, QStringLiteral("a red fox in the snow"));
+        QCOMPARE(qstr(p->prompt), QStringLiteral("a red fox in the snow"));
         QCOMPARE(p->steps, 10);
         QCOMPARE(p->width, 64);
         QCOMPARE(p->height, 64);
         QCOMPARE(p->seed, reply->seed);
-        QVERIFY(p->denoisingStrength);
-        QCOMPARE(*p->denoisingStrength, 0.6);
-        QCOMPARE(p->model, m_app->controller()->modelName());
-        QVERIFY(!p->sampler.isEmpty());
+        QVERIFY(p->denoising_strength);
+        QCOMPARE(*p->denoising_strength, 0.6);
+        QCOMPARE(qstr(p->model), m_app->controller()->models()->modelName());
+        QVERIFY(!p->scheduler.empty());
 
         QTest::qWait(300); // let the image appear
         saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "window.png"));
@@ -219,7 +241,7 @@ private Q_SLOTS:
 
     void upscalesAResultFromItsActions() {
         ChatController* chat = m_app->controller();
-        QVERIFY(chat->setUpscaler(test::fixture(QStringLiteral("tiny-rrdbnet-x4.safetensors"))));
+        QVERIFY(chat->models()->setUpscaler(test::fixture(QStringLiteral("tiny-rrdbnet-x4.safetensors"))));
         QQuickItem* row = item("superResolutionRow");
         QVERIFY(row);
         QTRY_VERIFY(row->isEnabled()); // the option comes alive with an upscaler
@@ -241,18 +263,20 @@ private Q_SLOTS:
         QCOMPARE(QSize(reply->imageWidth, reply->imageHeight), QSize(128, 128));
         const auto p = a1111::parse(chat->parametersOf(2));
         QVERIFY(p);
-        QCOMPARE(p->upscaler, QStringLiteral("tiny-rrdbnet-x4"));
-        QCOMPARE(p->upscale, 2);
-        QCOMPARE(p->prompt, QStringLiteral("a red fox in the snow"));
+        QCOMPARE(qstr(p->upscaler), QStringLiteral("tiny-rrdbnet-x4"));
+        QCOMPARE(p->upscale, 2.0);
+        QCOMPARE(qstr(p->prompt), QStringLiteral("a red fox in the snow"));
         QTest::qWait(300);
         saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "upscaled.png"));
     }
 
     void upscalesEveryResultWhenTheOptionIsOn() {
         ChatController* chat = m_app->controller();
-        chat->clearInitImage();
+        chat->intake()->clearInitImage();
         QQuickItem* toggle = item("superResolutionSwitch");
         QVERIFY(toggle);
+        scrollIntoView(toggle);
+        QTest::qWait(50);
         const QPoint at =
             toggle->mapToScene(QPointF(toggle->width() / 2, toggle->height() / 2)).toPoint();
         QVERIFY(QRect(QPoint(0, 0), m_app->window()->size()).contains(at));
@@ -270,7 +294,7 @@ private Q_SLOTS:
         const auto p = a1111::parse(chat->parametersOf(id));
         QVERIFY(p);
         QCOMPARE(QSize(p->width, p->height), QSize(64, 64)); // the first pass
-        QCOMPARE(p->upscale, 2);
+        QCOMPARE(p->upscale, 2.0);
         m_app->settings()->setSuperResolution(false);
     }
 
@@ -339,6 +363,43 @@ private Q_SLOTS:
         QCOMPARE(m_app->settings()->seed(), 4242);
         QVERIFY(m_app->settings()->seedLocked());
         m_app->settings()->setSeedLocked(false);
+    }
+
+    void restartBringsTheConversationBack() {
+        ChatController* chat = m_app->controller();
+        QTRY_VERIFY_WITH_TIMEOUT(chat->models()->modelState() ==
+                                     ModelController::ModelState::Ready, 120000);
+        const qint64 id = chat->send(QStringLiteral("kept across restarts"));
+        QTRY_VERIFY_WITH_TIMEOUT(chat->messages()->reply(id)->status == MessageModel::Status::Done,
+                                 120000);
+        const QString parameters = chat->parametersOf(id);
+        QVERIFY(!parameters.isEmpty());
+        const int before = chat->messages()->count();
+
+        m_app.reset(); // closes the window, as quitting does
+        startApp();
+        chat = m_app->controller();
+        const MessageModel::Message* reply = chat->messages()->reply(id);
+        QVERIFY2(reply, "the last job's reply is not in the restored conversation");
+        QCOMPARE(reply->status, MessageModel::Status::Done);
+        QVERIFY(QUrl(reply->imageSource).isLocalFile());
+        QVERIFY(QFileInfo::exists(QUrl(reply->imageSource).toLocalFile()));
+        QVERIFY(chat->messages()->count() >= 2);
+        QVERIFY(chat->messages()->count() <= before); // notices are not kept
+        // Its actions work from the history.
+        QCOMPARE(chat->parametersOf(id), parameters);
+        const QString saved = chat->saveResult(id);
+        QVERIFY(!saved.isEmpty());
+        QVERIFY(QImage(saved).width() > 0);
+        // New jobs continue the numbering.
+        QTRY_VERIFY_WITH_TIMEOUT(chat->models()->modelState() ==
+                                     ModelController::ModelState::Ready, 120000);
+        const qint64 next = chat->send(QStringLiteral("after the restart"));
+        QVERIFY(next > id);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            chat->messages()->reply(next)->status == MessageModel::Status::Done, 120000);
+        QTest::qWait(300);
+        saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "restarted.png"));
     }
 
     void darkTheme() {

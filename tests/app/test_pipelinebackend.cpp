@@ -73,7 +73,7 @@ EngineJob generation(qint64 id, const QString& prompt) {
     job.request.height = 64;
     job.request.steps = 2;
     job.request.seed = 42;
-    job.parameters.prompt = prompt;
+    job.parameters.prompt = prompt.toStdString();
     job.parameters.steps = 2;
     return job;
 }
@@ -118,7 +118,7 @@ private Q_SLOTS:
         QCOMPARE(outcome.modelLoad, 1);
         const auto p = a1111::parse(readPngText(outcome.png, QStringLiteral("parameters")));
         QVERIFY(p);
-        QCOMPARE(p->model, model.name);
+        QCOMPARE(qstr(p->model), model.name);
     }
 
     void checkpointWithSeparateVaeAndUpscaler() {
@@ -146,9 +146,9 @@ private Q_SLOTS:
         QVERIFY(sawUpscale);
         const auto p = a1111::parse(readPngText(outcome.png, QStringLiteral("parameters")));
         QVERIFY(p);
-        QCOMPARE(p->vae, QStringLiteral("tiny-sd15.ckpt"));
-        QCOMPARE(p->upscaler, QStringLiteral("tiny-rrdbnet-x4"));
-        QCOMPARE(p->upscale, 2);
+        QCOMPARE(qstr(p->vae), QStringLiteral("tiny-sd15.ckpt"));
+        QCOMPARE(qstr(p->upscaler), QStringLiteral("tiny-rrdbnet-x4"));
+        QCOMPARE(p->upscale, 2.0);
 
         // The Upscale action: the result upscaled on its own (×4 from a ×2 net).
         EngineJob upscale;

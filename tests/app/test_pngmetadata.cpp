@@ -10,22 +10,23 @@
 #include <QtEndian>
 #include <QtTest/QtTest>
 
-using daub::GenerationParameters;
+using daub::ImageParameters;
+using daub::qstr;
 namespace a1111 = daub::a1111;
 
 namespace {
 
-GenerationParameters sample() {
-    GenerationParameters p;
-    p.prompt = QStringLiteral("a red fox in the snow, golden hour");
-    p.negativePrompt = QStringLiteral("blurry, low quality");
+ImageParameters sample() {
+    ImageParameters p;
+    p.prompt = "a red fox in the snow, golden hour";
+    p.negative_prompt = "blurry, low quality";
     p.steps = 20;
-    p.sampler = QStringLiteral("euler_a");
-    p.cfgScale = 7.5;
+    p.scheduler = "euler_a";
+    p.cfg_scale = 7.5;
     p.seed = 3'141'592'653;
     p.width = 512;
     p.height = 768;
-    p.model = QStringLiteral("tiny-sd15");
+    p.model = "tiny-sd15";
     return p;
 }
 
@@ -35,13 +36,13 @@ class TestPngMetadata : public QObject {
     Q_OBJECT
 private Q_SLOTS:
     void formatLooksLikeA1111() {
-        GenerationParameters p = sample();
-        p.denoisingStrength = 0.6;
-        p.clipSkip = 2;
+        ImageParameters p = sample();
+        p.denoising_strength = 0.6;
+        p.clip_skip = 2;
         const QString text = a1111::format(p);
         const QStringList lines = text.split(u'\n');
         QCOMPARE(lines.size(), 3);
-        QCOMPARE(lines[0], p.prompt);
+        QCOMPARE(lines[0], qstr(p.prompt));
         QCOMPARE(lines[1], QStringLiteral("Negative prompt: blurry, low quality"));
         QVERIFY2(lines[2].startsWith(QStringLiteral("Steps: 20, Sampler: Euler a, CFG scale: 7.5, "
                                                     "Seed: 3141592653, Size: 512x768, Model: "
@@ -64,12 +65,12 @@ private Q_SLOTS:
         QFETCH(bool, img2img);
         QFETCH(QString, model);
         QFETCH(QString, negative);
-        GenerationParameters p = sample();
-        p.model = model;
-        p.negativePrompt = negative;
-        p.prompt = QStringLiteral("first line\nsecond line");
+        ImageParameters p = sample();
+        p.model = model.toStdString();
+        p.negative_prompt = negative.toStdString();
+        p.prompt = "first line\nsecond line";
         if (img2img)
-            p.denoisingStrength = 0.35;
+            p.denoising_strength = 0.35;
         const auto parsed = a1111::parse(a1111::format(p));
         QVERIFY(parsed);
         QCOMPARE(*parsed, p);
@@ -83,17 +84,17 @@ private Q_SLOTS:
             "31e35c80fc, Model: sd_xl_base_1.0, Clip skip: 2, Version: v1.10.1");
         const auto p = a1111::parse(text);
         QVERIFY(p);
-        QCOMPARE(p->prompt, QStringLiteral("masterpiece, a castle"));
-        QCOMPARE(p->negativePrompt, QStringLiteral("ugly"));
+        QCOMPARE(qstr(p->prompt), QStringLiteral("masterpiece, a castle"));
+        QCOMPARE(qstr(p->negative_prompt), QStringLiteral("ugly"));
         QCOMPARE(p->steps, 28);
-        QCOMPARE(p->sampler, QStringLiteral("dpmpp_2m_karras"));
-        QCOMPARE(p->cfgScale, 6.5);
+        QCOMPARE(qstr(p->scheduler), QStringLiteral("dpmpp_2m_karras"));
+        QCOMPARE(p->cfg_scale, 6.5);
         QCOMPARE(p->seed, 1234);
         QCOMPARE(p->width, 832);
         QCOMPARE(p->height, 1216);
-        QCOMPARE(p->model, QStringLiteral("sd_xl_base_1.0"));
-        QCOMPARE(p->clipSkip, 2);
-        QVERIFY(!p->denoisingStrength);
+        QCOMPARE(qstr(p->model), QStringLiteral("sd_xl_base_1.0"));
+        QCOMPARE(p->clip_skip, 2);
+        QVERIFY(!p->denoising_strength);
     }
 
     void rejectsOtherText() {

@@ -68,7 +68,7 @@ private Q_SLOTS:
         QRandomGenerator rng(20261201);
         QElapsedTimer timer;
         timer.start();
-        controller.loadModel(folder);
+        controller.models()->loadModel(folder);
         QList<qint64> jobs;
         double warmRss = 0;
         int switches = 0, drops = 0, cancels = 0;
@@ -81,12 +81,12 @@ private Q_SLOTS:
         for (int i = 0; i < 200; ++i) {
             const quint32 dice = rng.bounded(100);
             if (i % 40 == 39) { // a model switch while jobs wait
-                controller.loadModel(++switches % 2 ? bare : folder);
+                controller.models()->loadModel(++switches % 2 ? bare : folder);
             } else if (dice < 8) { // a new init image, or none
                 if (rng.bounded(3) == 0)
-                    controller.clearInitImage();
+                    controller.intake()->clearInitImage();
                 else
-                    controller.setInitImageFromUrl(
+                    controller.intake()->setInitImageFromUrl(
                         QUrl::fromLocalFile(images[int(rng.bounded(images.size()))]));
                 ++drops;
             }
