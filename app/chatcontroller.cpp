@@ -707,11 +707,14 @@ qint64 ChatController::rerun(qint64 jobId) {
         return -1;
     if (again->needsModel() && !modelExpected(tr("send again")))
         return -1;
-    if (!m_recipes.contains(jobId) && (again->isImg2Img() ||
-                                       again->kind == JobRecipe::Kind::Upscale)) {
-        // A job from an earlier session: its init image is not kept.
-        notice(tr("The image that job started from is not kept; drop it again, then send."));
-        return -1;
+    if (!m_recipes.contains(jobId)) {
+        // A job from an earlier session: the image it started from (img2img,
+        // upscale) is not kept, only its hash and thumbnail.
+        const std::optional<HistoryEntry> entry = m_history ? m_history->entry(jobId) : std::nullopt;
+        if (!entry || !entry->initSha256.isEmpty() || again->kind == JobRecipe::Kind::Upscale) {
+            notice(tr("The image that job started from is not kept; drop it again, then send."));
+            return -1;
+        }
     }
     if (again->needsModel())
         again->modelName = m_models.expectedModelName();

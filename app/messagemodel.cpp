@@ -123,8 +123,10 @@ void MessageModel::addReply(qint64 jobId, qint64 batch) {
         if (lead.images.empty())
             lead.images.push_back(BatchImage{batch, lead.status, lead.imageSource,
                                              lead.imageWidth, lead.imageHeight, lead.seed,
-                                             lead.parameters, {}});
-        lead.images.push_back(BatchImage{jobId});
+                                             lead.parameters, QString()});
+        BatchImage member;
+        member.jobId = jobId;
+        lead.images.push_back(member);
         m_replyRow.insert(jobId, row);
         const QModelIndex index = this->index(row);
         Q_EMIT dataChanged(index, index);
@@ -319,7 +321,7 @@ void MessageModel::endBatchImage(Message& m, qint64 jobId, Status status) {
     m.cancelling = false;
     m.status = done > 0 ? Status::Done : failed > 0 ? Status::Failed : Status::Cancelled;
     QStringList parts;
-    parts << tr("%n image(s) done", nullptr, done);
+    parts << tr("%1 of %2 images done").arg(done).arg(m.images.size());
     if (failed)
         parts << tr("%n failed", nullptr, failed);
     if (cancelled)
@@ -369,9 +371,14 @@ void MessageModel::insertOlder(std::vector<Message> rows) {
     m_rows.insert(m_rows.begin(), std::make_move_iterator(rows.begin()),
                   std::make_move_iterator(rows.end()));
     m_replyRow.clear();
-    for (int row = 0; row < int(m_rows.size()); ++row)
-        if (m_rows[size_t(row)].kind == Kind::Reply)
-            m_replyRow.insert(m_rows[size_t(row)].jobId, row);
+    for (int row = 0; row < int(m_rows.size()); ++row) {
+        const Message& m = m_rows[size_t(row)];
+        if (m.kind != Kind::Reply)
+            continue;
+        m_replyRow.insert(m.jobId, row);
+        for (const BatchImage& image : m.images) // a batch's images share its row
+            m_replyRow.insert(image.jobId, row);
+    }
     endInsertRows();
     Q_EMIT countChanged();
 }

@@ -43,6 +43,7 @@ struct Rig {
     InitImageStore store;
     ResultCache cache;
     ImageBank bank;
+    HistoryStore history;
     ChatController controller{&settings, &store, &cache, &bank};
     QThread thread;
     EngineWorker* worker;
@@ -76,6 +77,14 @@ struct Rig {
     }
 
     const MessageModel::Message* reply(qint64 id) { return controller.messages()->reply(id); }
+
+    /// Keeps the jobs in a history in the rig's folder.
+    bool useHistory() {
+        if (!history.open(dir.filePath(QStringLiteral("history"))))
+            return false;
+        controller.setHistory(&history);
+        return true;
+    }
 
     bool waitUntilEnded(qint64 id, int ms = 10000) {
         return QTest::qWaitFor(
@@ -792,6 +801,169 @@ private Q_SLOTS:
         QVERIFY(rig.settings.seedLocked());
         QCOMPARE(rig.settings.height(), 96);
         QCOMPARE(rig.settings.strength(), 0.4);
+    }
+
+    void historyKeepsEveryEndedJob() {
+        Rig rig;
+        QVERIFY(rig.useHistory());
+        QVERIFY(rig.loadModel());
+        rig.settings.setSeedLocked(true);
+        rig.settings.setSeed(99);
+        const qint64 done = rig.controller.send(QStringLiteral("a kept fox"), QStringLiteral("fog"));
+        const qint64 failed = rig.controller.send(QStringLiteral("fail"));
+        QVERIFY(rig.waitUntilEnded(done));
+        QVERIFY(rig.waitUntilEnded(failed));
+        rig.log->stepDelayMs = 50;
+        rig.settings.setSteps(40);
+        const qint64 running = rig.controller.send(QStringLiteral("running"));
+        const qint64 waiting = rig.controller.send(QStringLiteral("waiting"));
+        QVERIFY(QTest::qWaitFor([&] { return rig.log->inStep.load(); }));
+        rig.controller.queue()->cancelAll();
+        QVERIFY(rig.waitUntilEnded(running));
+        QVERIFY(rig.waitUntilEnded(waiting));
+
+        const auto d = rig.history.entry(done);
+        QVERIFY(d);
+        QCOMPARE(d->state, HistoryEntry::State::Done);
+        QCOMPARE(d->prompt, QStringLiteral("a kept fox"));
+        QCOMPARE(d->negativePrompt, QStringLiteral("fog"));
+        QCOMPARE(d->seed, 99);
+        QCOMPARE(d->model, QStringLiteral("tiny-sd15"));
+        QCOMPARE(d->parameters, rig.controller.parametersOf(done));
+        QVERIFY(QFileInfo::exists(d->imageFile));
+        QFile file(d->imageFile);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QCOMPARE(rig.history.png(done), file.readAll());
+        const auto recipe = recipeFromJson(d->recipe);
+        QVERIFY(recipe);
+        QCOMPARE(recipe->seed, 99);
+        QCOMPARE(recipe->steps, rig.controller.recipe(done)->steps);
+        const auto f = rig.history.entry(failed);
+        QVERIFY(f);
+        QCOMPARE(f->state, HistoryEntry::State::Failed);
+        QVERIFY(!f->error.isEmpty());
+        QVERIFY(f->imageFile.isEmpty());
+        for (const qint64 id : {running, waiting}) {
+            const auto c = rig.history.entry(id);
+            QVERIFY2(c, qPrintable(QString::number(id)));
+            QCOMPARE(c->state, HistoryEntry::State::Cancelled);
+        }
+    }
+
+    void restartRestoresTheConversationAndItsActions() {
+        QTemporaryDir shared;
+        const QString folder = shared.filePath(QStringLiteral("history"));
+        qint64 txt2img = -1, img2img = -1;
+        QString parameters;
+        {
+            Rig rig;
+            QVERIFY(rig.history.open(folder));
+            rig.controller.setHistory(&rig.history);
+            QVERIFY(rig.loadModel());
+            txt2img = rig.controller.send(QStringLiteral("first"));
+            QVERIFY(rig.waitUntilEnded(txt2img));
+            parameters = rig.controller.parametersOf(txt2img);
+            rig.controller.intake()->setInitImageFromUrl(
+                QUrl::fromLocalFile(rig.writeImage(QStringLiteral("i.png"), daub::test::testImage(32, 32))));
+            QVERIFY(QTest::qWaitFor([&] { return rig.controller.intake()->hasInitImage(); }));
+            img2img = rig.controller.send(QStringLiteral("second"));
+            QVERIFY(rig.waitUntilEnded(img2img));
+        }
+        Rig rig;
+        QVERIFY(rig.history.open(folder));
+        rig.controller.setHistory(&rig.history);
+        QCOMPARE(rig.controller.messages()->count(), 4); // two prompts, two replies
+        const auto* first = rig.reply(txt2img);
+        QVERIFY(first);
+        QCOMPARE(first->status, MessageModel::Status::Done);
+        QVERIFY(QUrl(first->imageSource).isLocalFile());
+        QCOMPARE(rig.controller.messages()->at(0).text, QStringLiteral("first"));
+        QVERIFY(!rig.controller.messages()->at(2).initImageSource.isEmpty()); // the kept thumbnail
+        const qint64 firstSeed = first->seed;
+        QCOMPARE(rig.controller.parametersOf(txt2img), parameters);
+        QVERIFY(!rig.controller.saveResult(txt2img).isEmpty());
+        QVERIFY(!rig.controller.hasOlderMessages());
+        QVERIFY(rig.loadModel());
+        // Re-run works for a txt2img job; an img2img job's image is not kept.
+        const qint64 again = rig.controller.rerun(txt2img);
+        QVERIFY(again > img2img);
+        QVERIFY(rig.waitUntilEnded(again));
+        QCOMPARE(rig.reply(again)->seed, firstSeed);
+        const int before = rig.notices();
+        QCOMPARE(rig.controller.rerun(img2img), -1);
+        QCOMPARE(rig.notices(), before + 1);
+        // And as an init image.
+        rig.controller.useResultAsInit(txt2img);
+        QVERIFY(QTest::qWaitFor([&] { return rig.controller.intake()->hasInitImage(); }));
+    }
+
+    void olderMessagesLoadAPageAtATime() {
+        Rig rig;
+        QVERIFY(rig.history.open(rig.dir.filePath(QStringLiteral("history"))));
+        const int total = 2 * ChatController::kHistoryPage + 10;
+        JobRecipe recipe;
+        for (int i = 1; i <= total; ++i) {
+            HistoryEntry e;
+            e.id = i;
+            e.prompt = QStringLiteral("prompt %1").arg(i);
+            recipe.prompt = e.prompt;
+            e.recipe = toJson(recipe);
+            e.state = HistoryEntry::State::Cancelled;
+            QVERIFY(rig.history.add(e, {}));
+        }
+        rig.controller.setHistory(&rig.history);
+        QCOMPARE(rig.controller.messages()->count(), 2 * ChatController::kHistoryPage);
+        QCOMPARE(rig.controller.messages()->at(0).text,
+                 QStringLiteral("prompt %1").arg(total - ChatController::kHistoryPage + 1));
+        QVERIFY(rig.controller.hasOlderMessages());
+        QVERIFY(rig.controller.loadOlder());
+        QVERIFY(rig.controller.hasOlderMessages());
+        QVERIFY(rig.controller.loadOlder());
+        QCOMPARE(rig.controller.messages()->count(), 2 * total);
+        QVERIFY(!rig.controller.hasOlderMessages());
+        QVERIFY(!rig.controller.loadOlder());
+        QCOMPARE(rig.controller.messages()->at(0).text, QStringLiteral("prompt 1"));
+        QCOMPARE(rig.controller.messages()->at(2 * total - 2).text,
+                 QStringLiteral("prompt %1").arg(total));
+        // New jobs continue after the history's ids.
+        QVERIFY(rig.loadModel());
+        QCOMPARE(rig.controller.send(QStringLiteral("next")), total + 1);
+    }
+
+    void batchIsOneMessageWithSeedsInARow() {
+        Rig rig;
+        QVERIFY(rig.useHistory());
+        QVERIFY(rig.loadModel());
+        rig.settings.setBatchCount(4);
+        rig.settings.setSeedLocked(true);
+        rig.settings.setSeed(500);
+        const int rowsBefore = rig.controller.messages()->count();
+        const qint64 first = rig.controller.send(QStringLiteral("four foxes"));
+        QCOMPARE(rig.controller.messages()->count(), rowsBefore + 2); // one prompt, one reply
+        for (qint64 id = first; id < first + 4; ++id)
+            QVERIFY(rig.waitUntilEnded(id));
+        QTRY_COMPARE(rig.reply(first)->status, MessageModel::Status::Done);
+        const auto* reply = rig.reply(first);
+        QCOMPARE(int(reply->images.size()), 4);
+        for (int i = 0; i < 4; ++i) {
+            QCOMPARE(reply->images[size_t(i)].jobId, first + i);
+            QCOMPARE(reply->images[size_t(i)].seed, 500 + i);
+            QCOMPARE(reply->images[size_t(i)].status, MessageModel::Status::Done);
+            const auto e = rig.history.entry(first + i);
+            QVERIFY(e);
+            QCOMPARE(e->batch, first);
+            QCOMPARE(e->batchIndex, i);
+            QCOMPARE(a1111::parse(rig.controller.parametersOf(first + i))->seed, 500 + i);
+        }
+        QVERIFY(reply->statusText.contains(QStringLiteral("4 images")));
+        QVERIFY(rig.controller.messages()->at(rowsBefore).details.contains(QStringLiteral("4 images")));
+        // Restored, it is one message again.
+        ChatController again(&rig.settings, &rig.store, &rig.cache, &rig.bank);
+        again.setHistory(&rig.history);
+        QCOMPARE(again.messages()->count(), 2);
+        QCOMPARE(int(again.messages()->reply(first)->images.size()), 4);
+        QCOMPARE(again.messages()->reply(first + 3)->jobId, first);
+        rig.settings.setBatchCount(1);
     }
 
     void shutdownDuringAStepIsQuick() {

@@ -365,6 +365,50 @@ private Q_SLOTS:
         m_app->settings()->setSeedLocked(false);
     }
 
+    void batchShowsAGridAndCtrlSSavesTheSelected() {
+        ChatController* chat = m_app->controller();
+        chat->intake()->clearInitImage();
+        m_app->settings()->setSuperResolution(false);
+        m_app->settings()->setBatchCount(4);
+        m_app->settings()->setSeedLocked(true);
+        m_app->settings()->setSeed(1000);
+        const qint64 first = chat->send(QStringLiteral("four lighthouses"));
+        QVERIFY(first > 0);
+        for (qint64 id = first; id < first + 4; ++id)
+            QTRY_VERIFY_WITH_TIMEOUT(chat->messages()->reply(id)->images.size() == 4 &&
+                                         chat->messages()->reply(first)->status ==
+                                             MessageModel::Status::Done,
+                                     120000);
+        m_app->settings()->setBatchCount(1);
+        m_app->settings()->setSeedLocked(false);
+        QTest::qWait(300); // let the grid appear
+        QList<QQuickItem*> cells;
+        findAll(m_app->window()->contentItem(), QStringLiteral("batchCell"), cells);
+        QList<QQuickItem*> shown;
+        for (QQuickItem* cell : cells)
+            if (cell->isVisible())
+                shown << cell;
+        QCOMPARE(shown.size(), 4);
+        // Pick the third image, as a user clicks it, then Ctrl+S.
+        QQuickItem* third = shown[2];
+        const QPoint at = third->mapToScene(QPointF(third->width() / 2, third->height() / 2)).toPoint();
+        QVERIFY(QRect(QPoint(0, 0), m_app->window()->size()).contains(at));
+        QTest::mouseClick(m_app->window(), Qt::LeftButton, Qt::NoModifier, at);
+        QTest::qWait(50);
+        saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "batch.png"));
+        const QDir saved(m_app->settings()->saveFolder());
+        const QStringList before = saved.entryList({QStringLiteral("*.png")}, QDir::Files);
+        QTest::keySequence(m_app->window(), QKeySequence::Save);
+        QStringList added;
+        QTRY_VERIFY((added = saved.entryList({QStringLiteral("*.png")}, QDir::Files)).size() ==
+                    before.size() + 1);
+        QString file;
+        for (const QString& name : added)
+            if (!before.contains(name))
+                file = name;
+        QVERIFY2(file.contains(QStringLiteral("-1002")), qPrintable(file)); // the third seed
+    }
+
     void restartBringsTheConversationBack() {
         ChatController* chat = m_app->controller();
         QTRY_VERIFY_WITH_TIMEOUT(chat->models()->modelState() ==

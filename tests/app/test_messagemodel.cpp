@@ -18,6 +18,60 @@ private:
     }
 
 private Q_SLOTS:
+    void batchIsOneReply() {
+        MessageModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.addPrompt(10, QStringLiteral("foxes"), {}, QStringLiteral("· 3 images"), {});
+        model.addReply(10);
+        model.addReply(11, 10);
+        model.addReply(12, 10);
+        QCOMPARE(model.count(), 2);
+        QCOMPARE(role(model, 1, MessageModel::BatchSizeRole).toInt(), 3);
+        QCOMPARE(model.reply(12), model.reply(10));
+        model.setQueued(10, 1, 0, false);
+        model.setQueued(11, 2, 1, false);
+        QCOMPARE(role(model, 1, MessageModel::StatusTextRole).toString(), QStringLiteral("Queued \u00b7 next"));
+        model.setRunning(10);
+        model.setProgress(10, 2, 4, 100, {}, daub::JobPhase::Denoise);
+        QVERIFY(role(model, 1, MessageModel::StatusTextRole).toString().startsWith(QStringLiteral("Image 1 of 3")));
+        model.setDone(10, QStringLiteral("image://daub/result/10"), 64, 48, 7, 100, false, QStringLiteral("p"));
+        QCOMPARE(role(model, 1, MessageModel::StatusRole).toInt(), int(MessageModel::Status::Running));
+        model.setRunning(11);
+        model.setFailed(11, QStringLiteral("It broke."));
+        model.setCancelled(12); // cancelled while waiting
+        QCOMPARE(role(model, 1, MessageModel::StatusRole).toInt(), int(MessageModel::Status::Done));
+        const QString summary = role(model, 1, MessageModel::StatusTextRole).toString();
+        QVERIFY2(summary.contains(QStringLiteral("1 of 3 images done")) && summary.contains(QStringLiteral("1 failed"))
+                     && summary.contains(QStringLiteral("1 cancelled")), qPrintable(summary));
+        const QVariantList images = role(model, 1, MessageModel::ImagesRole).toList();
+        QCOMPARE(images.size(), 3);
+        QCOMPARE(images[0].toMap().value(QStringLiteral("imageSource")).toString(), QStringLiteral("image://daub/result/10"));
+        QCOMPARE(images[1].toMap().value(QStringLiteral("status")).toInt(), int(MessageModel::Status::Failed));
+        QCOMPARE(images[1].toMap().value(QStringLiteral("error")).toString(), QStringLiteral("It broke."));
+        QCOMPARE(images[2].toMap().value(QStringLiteral("status")).toInt(), int(MessageModel::Status::Cancelled));
+        QCOMPARE(role(model, 1, MessageModel::ImageSourceRole).toString(), QStringLiteral("image://daub/result/10"));
+    }
+
+    void olderRowsGoOnTop() {
+        MessageModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.addPrompt(5, QStringLiteral("new"), {}, {}, {});
+        model.addReply(5);
+        std::vector<MessageModel::Message> older(2);
+        older[0].kind = MessageModel::Kind::Prompt;
+        older[0].jobId = 2;
+        older[0].text = QStringLiteral("old");
+        older[1].kind = MessageModel::Kind::Reply;
+        older[1].jobId = 2;
+        older[1].status = MessageModel::Status::Done;
+        model.insertOlder(std::move(older));
+        QCOMPARE(model.count(), 4);
+        QCOMPARE(role(model, 0, MessageModel::TextRole).toString(), QStringLiteral("old"));
+        QCOMPARE(model.reply(2)->status, MessageModel::Status::Done);
+        model.setDone(5, QStringLiteral("x"), 1, 1, 1, 1, false, {}); // rows moved: still found
+        QCOMPARE(role(model, 3, MessageModel::StatusRole).toInt(), int(MessageModel::Status::Done));
+    }
+
     void conversation() {
         MessageModel model;
         QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
