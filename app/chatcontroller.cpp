@@ -97,8 +97,10 @@ void ChatController::attachWorker(EngineWorker* worker) {
 
 void ChatController::cancelEverything() {
     m_queue.cancelAll();
-    for (const auto& token : std::as_const(m_tokens))
-        token->cancel();
+    for (auto it = m_tokens.cbegin(); it != m_tokens.cend(); ++it) {
+        it.value()->cancel();
+        record(it.key(), HistoryEntry::State::Cancelled, nullptr, 0, {});
+    }
     m_models.cancelAll();
 }
 
@@ -480,11 +482,12 @@ std::vector<MessageModel::Message> ChatController::messagesOf(const HistoryEntry
 
 void ChatController::record(qint64 id, HistoryEntry::State state, const Result* result,
                             double elapsedMs, const QString& error) {
-    if (!m_history)
+    if (!m_history || m_recorded.contains(id))
         return;
     const auto recipeIt = m_recipes.constFind(id);
     if (recipeIt == m_recipes.cend())
         return;
+    m_recorded.insert(id);
     const JobRecipe& recipe = *recipeIt;
     const JobRecord job = m_records.value(id);
     HistoryEntry entry;

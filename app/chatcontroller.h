@@ -50,6 +50,7 @@
 
 #include <QCoro/QCoroTask>
 #include <QHash>
+#include <QSet>
 #include <QObject>
 #include <QUrl>
 #include <QVariantList>
@@ -108,7 +109,9 @@ public:
     /// (and a notice in the chat) when nothing can run.
     Q_INVOKABLE qint64 send(const QString& prompt, const QString& negativePrompt = {});
     Q_INVOKABLE bool cancel(qint64 jobId);
-    /// Cancels the running job and every waiting one, and a model load.
+    /// Cancels the running job and every waiting one, and a model load
+    /// (closing the window): the running job is kept in the history as
+    /// cancelled now, since its end may never be reported.
     void cancelEverything();
     /// Steps an img2img job runs: the engine's img2img_steps().
     Q_INVOKABLE int stepsToRun(int steps, double strength) const;
@@ -235,6 +238,7 @@ private:
     QHash<qint64, QString> m_heldRefs; ///< job -> the image reference it holds
     QHash<qint64, std::shared_ptr<CancelToken>> m_tokens;
     QHash<qint64, Result> m_results;
+    QSet<qint64> m_recorded; ///< jobs already kept in the history
 };
 
 } // namespace daub

@@ -850,6 +850,23 @@ private Q_SLOTS:
         }
     }
 
+    void closingKeepsTheRunningJobAsCancelled() {
+        Rig rig;
+        QVERIFY(rig.useHistory());
+        QVERIFY(rig.loadModel());
+        rig.log->stepDelayMs = 50;
+        rig.settings.setSteps(40);
+        const qint64 id = rig.controller.send(QStringLiteral("interrupted"));
+        QVERIFY(QTest::qWaitFor([&] { return rig.log->inStep.load(); }));
+        rig.controller.cancelEverything(); // what closing the window does first
+        const auto kept = rig.history.entry(id);
+        QVERIFY(kept);
+        QCOMPARE(kept->state, HistoryEntry::State::Cancelled);
+        const int notices = rig.notices();
+        QVERIFY(rig.waitUntilEnded(id)); // the engine's report comes anyway: kept once
+        QCOMPARE(rig.notices(), notices);
+    }
+
     void restartRestoresTheConversationAndItsActions() {
         QTemporaryDir shared;
         const QString folder = shared.filePath(QStringLiteral("history"));
