@@ -1,13 +1,13 @@
 #include "pngmetadata.h"
 
 #include "metadata/image_parameters.h"
+#include "tokenizer/inflate.h"
 
 #include <QBuffer>
 #include <QImageWriter>
 #include <QStringConverter>
 #include <QtEndian>
 
-#include <zlib.h>
 
 #include <algorithm>
 #include <array>
@@ -89,33 +89,16 @@ QByteArray encodePng(const QImage& image, const PngText& text) {
 }
 
 std::optional<QByteArray> inflateLimited(const QByteArray& compressed, qsizetype limit) {
-    z_stream stream{};
-    if (inflateInit(&stream) != Z_OK)
+    // The engine's bounded inflate (one implementation for the CLIP merge
+    // list and PNG text): it stops at the limit, never holding more.
+    try {
+        const std::string out = inflate_limited(
+            std::string_view(compressed.constData(), size_t(compressed.size())),
+            size_t(std::max<qsizetype>(limit, 0)), "a PNG text chunk");
+        return QByteArray(out.data(), qsizetype(out.size()));
+    } catch (const std::exception&) { // corrupt, truncated or too long
         return std::nullopt;
-    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.constData()));
-    stream.avail_in = uInt(std::min<qsizetype>(compressed.size(), INT_MAX));
-    QByteArray out;
-    char buffer[16384];
-    int status = Z_OK;
-    while (status == Z_OK) {
-        stream.next_out = reinterpret_cast<Bytef*>(buffer);
-        stream.avail_out = sizeof buffer;
-        status = inflate(&stream, Z_NO_FLUSH);
-        if (status != Z_OK && status != Z_STREAM_END)
-            break;
-        const qsizetype produced = qsizetype(sizeof buffer - stream.avail_out);
-        if (out.size() + produced > limit) {
-            status = Z_MEM_ERROR;
-            break;
-        }
-        out.append(buffer, produced);
-        if (status == Z_OK && produced == 0 && stream.avail_in == 0)
-            break; // truncated stream
     }
-    inflateEnd(&stream);
-    if (status != Z_STREAM_END)
-        return std::nullopt;
-    return out;
 }
 
 QString readPngText(const QByteArray& png, const QString& key) {
