@@ -139,9 +139,12 @@ void AppSettings::setBatchCount(int value) {
 
 QString AppSettings::historyFolder() const {
     const QString data = qEnvironmentVariable("DAUB_DATA_DIR");
-    const QString base = data.isEmpty()
-                             ? QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)
-                             : data;
+    // ~/.local/share/daub (AppDataLocation would nest organisation and
+    // application: ~/.local/share/Daub/Daub).
+    const QString base =
+        data.isEmpty() ? QDir(QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation))
+                             .filePath(QStringLiteral("daub"))
+                       : data;
     return QDir(base).filePath(QStringLiteral("history"));
 }
 

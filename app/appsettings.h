@@ -35,7 +35,7 @@ class AppSettings : public QObject {
     /// Images per Send, 1..16 (seeds seed, seed+1, …).
     Q_PROPERTY(int batchCount READ batchCount WRITE setBatchCount NOTIFY batchCountChanged)
     /// Where the history (database and images) lives: $DAUB_DATA_DIR/history
-    /// when that is set, else the platform's data folder + /history.
+    /// when that is set, else ~/.local/share/daub/history (the XDG data home).
     Q_PROPERTY(QString historyFolder READ historyFolder CONSTANT)
     /// Classifier-free guidance scale; <= 1 turns guidance off.
     Q_PROPERTY(double cfgScale READ cfgScale WRITE setCfgScale NOTIFY cfgScaleChanged)
