@@ -4,11 +4,15 @@
 #include "chatcontroller.h"
 #include "engineworker.h"
 
+#include <QElapsedTimer>
 #include <QGuiApplication>
 #include <QIcon>
 #include <QQmlApplicationEngine>
 #include <QQuickStyle>
 #include <QQuickWindow>
+
+#include <cstdio>
+#include <cstdlib>
 
 namespace daub {
 
@@ -28,8 +32,11 @@ void Application::setApplicationIdentity() {
     QGuiApplication::setWindowIcon(QIcon(QStringLiteral(":/daub/icons/daub.svg")));
 }
 
-Application::Application(std::unique_ptr<QSettings> settings, QObject* parent)
-    : QObject(parent), m_settings(std::make_unique<AppSettings>(std::move(settings))) {
+Application::Application(std::unique_ptr<QSettings> settings, QObject* parent) : QObject(parent) {
+    if (!settings)
+        settings = std::make_unique<QSettings>();
+    m_qsettings = settings.get(); // owned by AppSettings; leave() syncs it
+    m_settings = std::make_unique<AppSettings>(std::move(settings));
     m_controller = std::make_unique<ChatController>(m_settings.get(), &m_store, &m_cache, &m_bank);
 }
 
@@ -69,13 +76,44 @@ bool Application::start(const QString& modelPath) {
     return true;
 }
 
-void Application::shutdown() {
+bool Application::stopEngine(QDeadlineTimer deadline) {
+    // The running job's token and the load's: the engine checks them
+    // between steps, tiles and tensors and inside each network (its
+    // blocks, layers and VAE tiles), so it is back in its event loop
+    // within a fraction of a second on any model size.
     if (m_controller)
         m_controller->cancelEverything();
-    if (m_engineThread.isRunning()) {
-        m_engineThread.quit();
-        m_engineThread.wait();
-    }
+    if (!m_engineThread.isRunning())
+        return true;
+    m_engineThread.quit();
+    return m_engineThread.wait(deadline);
+}
+
+int Application::leave(int exitCode, std::chrono::milliseconds deadline) {
+    QElapsedTimer timer;
+    timer.start();
+    if (stopEngine(QDeadlineTimer(deadline)))
+        return exitCode; // the destructor tears everything down
+    // The engine is inside one call that checks no token (a libtorch
+    // kernel, a file read): waiting for it would keep a closed window's
+    // process alive for as long as it takes, and a QThread destroyed while
+    // it runs aborts. Nothing of the user's needs the engine any more: the
+    // settings are synced here, the history commits every job as it ends
+    // (the running one was kept as cancelled by cancelEverything()), saved
+    // images are closed files. So the process ends now, without running
+    // destructors that would wait for the engine or free what it uses.
+    if (m_qsettings)
+        m_qsettings->sync();
+    std::fprintf(stderr,
+                 "Daub: the engine was still busy %lld ms after the window closed; quitting "
+                 "without waiting for it.\n",
+                 static_cast<long long>(timer.elapsed()));
+    std::fflush(nullptr);
+    std::_Exit(exitCode);
+}
+
+void Application::shutdown() {
+    stopEngine(QDeadlineTimer(QDeadlineTimer::Forever));
     m_qml.reset(); // before the stores its image providers read
     delete m_worker;
     m_worker = nullptr;

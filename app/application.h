@@ -10,11 +10,13 @@
 #include "initimagestore.h"
 #include "resultcache.h"
 
+#include <QDeadlineTimer>
 #include <QObject>
 #include <QSettings>
 #include <QString>
 #include <QThread>
 
+#include <chrono>
 #include <memory>
 
 class QQmlApplicationEngine;
@@ -44,8 +46,23 @@ public:
     /// Starts the engine thread and opens the window; loads `modelPath`, or
     /// the last model, or shows the welcome panel. False if QML failed.
     bool start(const QString& modelPath = {});
-    /// Cancels every job, stops the engine thread (the running job ends at
-    /// its next step) and waits for it. Called by the destructor.
+    /// How long leave() waits for the engine after the window closed.
+    static constexpr std::chrono::milliseconds kQuitDeadline{1500};
+
+    /// Cancels every job and the model load, and stops the engine thread:
+    /// true when it ended before `deadline` (the engine checks the tokens
+    /// inside its networks too, so this takes a fraction of a second).
+    bool stopEngine(QDeadlineTimer deadline);
+    /// The end of main(), after the event loop: stopEngine(deadline), then
+    /// returns `exitCode` for a clean teardown by the destructor. An engine
+    /// still inside one long call that checks no token past the deadline
+    /// does not keep the closed window's process alive: the settings are
+    /// synced, one line says so on stderr, and the process ends at once
+    /// with `exitCode` (std::_Exit; the history is committed job by job).
+    int leave(int exitCode, std::chrono::milliseconds deadline = kQuitDeadline);
+    /// Cancels every job, stops the engine thread and waits for it however
+    /// long that takes, then releases the window and the worker. Called by
+    /// the destructor.
     void shutdown();
 
     AppSettings* settings() const { return m_settings.get(); }
@@ -55,9 +72,13 @@ public:
     ImageBank* bank() { return &m_bank; }
     HistoryStore* history() { return &m_history; }
     QQmlApplicationEngine* qmlEngine() const { return m_qml.get(); }
+    /// The engine thread's object (after start()): its signals tell a
+    /// test where the engine is.
+    EngineWorker* worker() const { return m_worker; }
     QQuickWindow* window() const;
 
 private:
+    QSettings* m_qsettings = nullptr; ///< owned by m_settings
     std::unique_ptr<AppSettings> m_settings;
     InitImageStore m_store;
     ResultCache m_cache;

@@ -3,8 +3,10 @@
 // jobs one at a time. It shares no state with the GUI thread: requests come
 // in through queued slot calls, results go out through queued signals. The
 // one exception is each job's CancelToken, a lock-free flag the GUI thread
-// may set at any time; the engine checks it between steps, so closing the
-// window during a step ends the job at the next step boundary.
+// may set at any time; the engine checks it between steps and inside each
+// network (core/cancel.h), so closing the window during a step, a VAE
+// decode or a model load ends the job within a fraction of a second
+// (Application::leave).
 #pragma once
 
 #include "enginebackend.h"

@@ -64,5 +64,7 @@ int main(int argc, char* argv[]) {
     app.setEngineFactory(&daub::makePipelineBackend);
     if (!app.start(parser.value(modelOption())))
         return 1;
-    return qapp.exec();
+    // Closing the window (or Ctrl+Q) ends the event loop; leave() cancels
+    // the engine and ends the process within Application::kQuitDeadline.
+    return app.leave(qapp.exec());
 }
