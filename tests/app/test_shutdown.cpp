@@ -27,6 +27,7 @@
 #include <QProcess>
 #include <QQuickWindow>
 #include <QStandardPaths>
+#include <QStorageInfo>
 #include <QTemporaryDir>
 #include <QTimer>
 #include <QtQml/qqmlextensionplugin.h>
@@ -208,8 +209,12 @@ private:
     /// The checks every clean case makes.
     void verifyQuick(const char* what, const Closed& c, bool engineStops = true) {
         const QByteArray log = "\n--- stdout\n" + c.out + "--- stderr\n" + c.err;
-        qInfo("%s: window closed → process ended in %.0f ms (engine stopped after %.0f ms)",
-              what, c.closeToEndMs, c.engineStopMs);
+        if (c.engineStopMs >= 0)
+            qInfo("%s: window closed → process ended in %.0f ms (engine stopped after %.0f ms)",
+                  what, c.closeToEndMs, c.engineStopMs);
+        else
+            qInfo("%s: window closed → process ended in %.0f ms (engine not waited for)", what,
+                  c.closeToEndMs);
         QVERIFY2(c.closeToEndMs >= 0, log.constData()); // it closed, ended, exit code 0
         QVERIFY2(c.closeToEndMs < 2000, log.constData());
         if (engineStops)
@@ -224,6 +229,11 @@ private:
 private Q_SLOTS:
     void initTestCase() {
         QVERIFY(m_dir.isValid());
+        const qint64 free = QStorageInfo(m_dir.path()).bytesAvailable();
+        if (free < qint64{3} << 30)
+            QSKIP(qPrintable(QStringLiteral("the checkpoint needs 2.1 GB in %1 (%2 MB free)")
+                                 .arg(m_dir.path())
+                                 .arg(free >> 20)));
         // A full-size SD 1.5 single file (2.1 GB, fp16, random weights):
         // a load takes seconds, one UNet evaluation at 256² too.
         m_model = m_dir.filePath(QStringLiteral("sd15-full-size.safetensors"));
