@@ -3,6 +3,7 @@
 #include "appsettings.h"
 #include "chatcontroller.h"
 #include "engineworker.h"
+#include "gallerymodel.h"
 
 #include <QElapsedTimer>
 #include <QGuiApplication>
@@ -38,6 +39,7 @@ Application::Application(std::unique_ptr<QSettings> settings, QObject* parent) :
     m_qsettings = settings.get(); // owned by AppSettings; leave() syncs it
     m_settings = std::make_unique<AppSettings>(std::move(settings));
     m_controller = std::make_unique<ChatController>(m_settings.get(), &m_store, &m_cache, &m_bank);
+    m_gallery = std::make_unique<GalleryModel>(&m_history);
 }
 
 Application::~Application() { shutdown(); }
@@ -47,6 +49,7 @@ void Application::setEngineFactory(EngineFactory factory) { m_factory = std::mov
 bool Application::start(const QString& modelPath) {
     AppSettings::setInstance(m_settings.get());
     ChatController::setInstance(m_controller.get());
+    GalleryModel::setInstance(m_gallery.get());
 
     m_worker = new EngineWorker(m_factory);
     m_worker->moveToThread(&m_engineThread);
@@ -59,6 +62,7 @@ bool Application::start(const QString& modelPath) {
         m_controller->setHistory(&m_history, historyError); // a damaged one was set aside
     else
         m_controller->setHistoryError(historyError);
+    m_gallery->refresh();
     m_engineThread.setObjectName(QStringLiteral("daub-engine"));
     m_engineThread.start();
 

@@ -27,6 +27,7 @@ namespace daub {
 class AppSettings;
 class ChatController;
 class EngineWorker;
+class GalleryModel;
 
 class Application : public QObject {
     Q_OBJECT
@@ -71,6 +72,7 @@ public:
     ResultCache* cache() { return &m_cache; }
     ImageBank* bank() { return &m_bank; }
     HistoryStore* history() { return &m_history; }
+    GalleryModel* gallery() const { return m_gallery.get(); }
     QQmlApplicationEngine* qmlEngine() const { return m_qml.get(); }
     /// The engine thread's object (after start()): its signals tell a
     /// test where the engine is.
@@ -85,6 +87,7 @@ private:
     ImageBank m_bank;
     HistoryStore m_history;
     std::unique_ptr<ChatController> m_controller;
+    std::unique_ptr<GalleryModel> m_gallery; ///< after m_history: goes first
     EngineFactory m_factory;
     QThread m_engineThread;
     EngineWorker* m_worker = nullptr;
