@@ -21,8 +21,12 @@ at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k
 
 /// The plain softmax(QKᵀ/√d)V for `query_chunk` queries at a time, so that at
 /// most [B, H, query_chunk, Nk] scores (and their fp32 softmax) exist at once,
-/// in buffers reused from chunk to chunk. Exact: each query's softmax spans
-/// all keys; query_chunk >= Nq computes it in one piece. Any libtorch.
+/// in buffers reused from chunk to chunk. fp32 on the CPU runs (head, piece of
+/// queries) tasks on libtorch's threads instead, each thread with one buffer
+/// of at most 8 MiB (cache-sized) and within the same bound, softmax in
+/// place. Exact: each query's softmax spans all keys; query_chunk >= Nq
+/// computes it in one piece. Any libtorch. Checks the calling thread's
+/// cancellation token between pieces.
 at::Tensor chunked_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                              int64_t query_chunk);
 
