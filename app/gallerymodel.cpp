@@ -100,11 +100,11 @@ QVariant GalleryModel::data(const QModelIndex& index, int role) const {
 
 QHash<int, QByteArray> GalleryModel::roleNames() const {
     return {
-        {IdRole, "id"},
+        {IdRole, "entryId"},
         {ImageSourceRole, "imageSource"},
         {PromptRole, "prompt"},
         {NegativePromptRole, "negativePrompt"},
-        {ModelRole, "model"},
+        {ModelRole, "modelName"},
         {CreatedRole, "created"},
         {CreatedTextRole, "createdText"},
         {FavouriteRole, "favourite"},
@@ -387,9 +387,12 @@ void GalleryModel::readTotals() {
     HistoryQuery all;
     const int count = open ? m_store->count(m_query) : 0;
     const int total = open ? m_store->count(all) : 0;
-    if (count != m_count || total != m_totalCount) {
+    all.favouritesOnly = true;
+    const int favourites = open ? m_store->count(all) : 0;
+    if (count != m_count || total != m_totalCount || favourites != m_favouriteCount) {
         m_count = count;
         m_totalCount = total;
+        m_favouriteCount = favourites;
         Q_EMIT countChanged();
     }
     const QStringList models = open ? m_store->models() : QStringList();

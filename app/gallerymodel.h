@@ -56,6 +56,8 @@ class GalleryModel : public QAbstractListModel {
     /// How many images the history keeps, whatever the filter ("No images
     /// yet" when 0, "Nothing matches" when count is 0 but this is not).
     Q_PROPERTY(int totalCount READ totalCount NOTIFY countChanged)
+    /// How many of them are favourites ("delete all but favourites" keeps them).
+    Q_PROPERTY(int favouriteCount READ favouriteCount NOTIFY countChanged)
     /// Bytes the history takes on disk (database and PNGs), and as text.
     Q_PROPERTY(qint64 diskUsage READ diskUsage NOTIFY diskUsageChanged)
     Q_PROPERTY(QString diskUsageText READ diskUsageText NOTIFY diskUsageChanged)
@@ -67,11 +69,11 @@ class GalleryModel : public QAbstractListModel {
 
 public:
     enum Role {
-        IdRole = Qt::UserRole + 1,
+        IdRole = Qt::UserRole + 1, ///< "entryId" (QML cannot read a role called "id")
         ImageSourceRole, ///< file: URL of the PNG
         PromptRole,
         NegativePromptRole,
-        ModelRole,
+        ModelRole, ///< "modelName" ("model" is the delegate's own)
         CreatedRole, ///< QDateTime (local time)
         CreatedTextRole,
         FavouriteRole,
@@ -137,6 +139,7 @@ public:
     QStringList models() const { return m_models; }
     int count() const { return m_count; }
     int totalCount() const { return m_totalCount; }
+    int favouriteCount() const { return m_favouriteCount; }
     qint64 diskUsage() const { return m_diskUsage; }
     QString diskUsageText() const;
     QString folder() const;
@@ -174,6 +177,7 @@ private:
     QStringList m_models;
     int m_count = 0;
     int m_totalCount = 0;
+    int m_favouriteCount = 0;
     qint64 m_diskUsage = 0;
     QList<qint64> m_pendingRemoval; ///< ids undo() brings back
     QTimer m_reloadTimer;

@@ -42,6 +42,8 @@ ApplicationWindow {
 
     readonly property bool hasModel: ModelController.modelState === ModelController.Ready
     property bool optionsVisible: true
+    /// The gallery covers the chat (Ctrl+G, the Gallery button; Esc returns).
+    property bool galleryOpen: false
 
     /// Writes a result to a temporary file for dragging it out.
     function exportForDrag(jobId) { return ChatController.exportForDrag(jobId) }
@@ -53,7 +55,7 @@ ApplicationWindow {
     }
     Shortcut {
         sequence: "Esc"
-        enabled: ChatController.queue.busy
+        enabled: ChatController.queue.busy && !window.galleryOpen
         onActivated: ChatController.queue.cancelRunning()
     }
 
@@ -69,6 +71,12 @@ ApplicationWindow {
             if (path !== "")
                 toast.show(qsTr("Saved to %1").arg(path))
         }
+    }
+
+    // Ctrl+G shows the gallery, and the chat again.
+    Shortcut {
+        sequence: "Ctrl+G"
+        onActivated: window.galleryOpen = !window.galleryOpen
     }
 
     // Ctrl+V anywhere but in a text field (the composer handles its own).
@@ -147,6 +155,25 @@ ApplicationWindow {
                             onClicked: ChatController.queue.cancelAll()
                             ToolTip.visible: hovered
                             ToolTip.text: qsTr("Cancel all jobs (Esc stops the running one)")
+                        }
+                        ToolButton {
+                            objectName: "galleryButton"
+                            text: qsTr("Gallery")
+                            icon.source: "qrc:/daub/icons/gallery.svg"
+                            icon.color: Theme.mutedText
+                            icon.width: 18
+                            icon.height: 18
+                            onClicked: window.galleryOpen = true
+                            ToolTip.visible: hovered
+                            ToolTip.text: qsTr("Every image you made (Ctrl+G)")
+                        }
+                        ToolButton {
+                            objectName: "settingsButton"
+                            icon.source: "qrc:/daub/icons/settings.svg"
+                            icon.color: Theme.mutedText
+                            onClicked: settingsDialog.open()
+                            ToolTip.visible: hovered
+                            ToolTip.text: qsTr("Settings")
                         }
                         ToolButton {
                             objectName: "aboutButton"
@@ -309,6 +336,26 @@ ApplicationWindow {
             onPickUpscalerFile: upscalerFileDialog.open()
             onUpscaleInitRequested: ChatController.upscaleInitImage()
         }
+    }
+
+    GalleryView {
+        id: gallery
+        objectName: "galleryView"
+        anchors.fill: parent
+        visible: window.galleryOpen
+        onCloseRequested: window.galleryOpen = false
+        onSaveAsRequested: (id) => {
+            saveAsDialog.jobId = id
+            saveAsDialog.open()
+        }
+        onViewRequested: (source, w, h) => viewer.show(source, w, h)
+        onSettingsRequested: settingsDialog.open()
+        onNotify: (text) => toast.show(text)
+    }
+    SettingsDialog {
+        id: settingsDialog
+        objectName: "settingsDialog"
+        onNotify: (text) => toast.show(text)
     }
 
     FileDialog {

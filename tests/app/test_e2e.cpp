@@ -9,6 +9,7 @@
 #include "appsettings.h"
 #include "application.h"
 #include "chatcontroller.h"
+#include "gallerymodel.h"
 #include "imageproviders.h"
 #include "pngmetadata.h"
 #include "testsupport.h"
@@ -16,6 +17,8 @@
 #include "fakebackend.h"
 #endif
 
+#include <QBuffer>
+#include <QClipboard>
 #include <QDir>
 #include <QGuiApplication>
 #include <QImageReader>
@@ -110,6 +113,49 @@ private:
         QTRY_VERIFY(zone->property("hovering").toBool());
         QDropEvent drop(at, Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
         QCoreApplication::sendEvent(m_app->window(), &drop);
+    }
+
+    /// Clicks the middle of `target` as a user does.
+    void click(QQuickItem* target) {
+        QVERIFY(target);
+        QVERIFY(target->isVisible());
+        const QPoint at =
+            target->mapToScene(QPointF(target->width() / 2, target->height() / 2)).toPoint();
+        QVERIFY(QRect(QPoint(0, 0), m_app->window()->size()).contains(at));
+        QTest::mouseMove(m_app->window(), at);
+        QTest::mouseClick(m_app->window(), Qt::LeftButton, Qt::NoModifier, at);
+    }
+    /// The gallery grid's delegate for `row` (created: the row is in view).
+    QQuickItem* galleryCell(int row) {
+        QQuickItem* grid = item("galleryGrid");
+        if (!grid)
+            return nullptr;
+        QQuickItem* cell = nullptr;
+        QMetaObject::invokeMethod(grid, "positionViewAtIndex", Q_ARG(int, row),
+                                  Q_ARG(int, 0 /* GridView.Beginning */));
+        QMetaObject::invokeMethod(grid, "itemAtIndex", Q_RETURN_ARG(QQuickItem*, cell),
+                                  Q_ARG(int, row));
+        return cell;
+    }
+    /// Keeps a finished job in the history, as ChatController does.
+    void seedHistory(const QString& prompt, const QString& model, int hue, bool favourite) {
+        HistoryStore* history = m_app->history();
+        HistoryEntry e;
+        e.id = history->nextId();
+        e.prompt = prompt;
+        e.model = model;
+        e.width = 256;
+        e.height = 256;
+        e.seed = 4000 + hue;
+        e.favourite = favourite;
+        e.parameters = prompt + QStringLiteral("\nSteps: 12, Sampler: Euler a, CFG scale: 7, Seed: ") +
+                       QString::number(e.seed) + QStringLiteral(", Size: 256x256, Model: ") + model;
+        QByteArray png;
+        QBuffer buffer(&png);
+        buffer.open(QIODevice::WriteOnly);
+        QVERIFY(test::testImage(256, 256, hue).save(&buffer, "PNG"));
+        QString error;
+        QVERIFY2(history->add(e, png, &error), qPrintable(error));
     }
 
     /// The program as users start it, on the test's settings and data folder.
@@ -451,6 +497,282 @@ private Q_SLOTS:
         QTest::qWait(300);
         saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "window_dark.png"));
         m_app->settings()->setTheme(QStringLiteral("light"));
+    }
+
+    // ---- the gallery ------------------------------------------------------
+    void galleryOpensWithTheHistory() {
+        const QStringList prompts = {
+            QStringLiteral("a fox asleep in autumn leaves"), QStringLiteral("a harbour at night"),
+            QStringLiteral("a fox cub in tall grass"),       QStringLiteral("a glass teapot"),
+            QStringLiteral("mountains above the clouds"),    QStringLiteral("a paper boat"),
+            QStringLiteral("an orange fox, watercolour"),    QStringLiteral("a lantern in the rain")};
+        for (int i = 0; i < prompts.size(); ++i)
+            seedHistory(prompts[i], i % 3 == 0 ? QStringLiteral("dreamshaper-8")
+                                               : QStringLiteral("sd-v1-5"),
+                        i * 37, i == 2 || i == 5);
+        GalleryModel* gallery = m_app->gallery();
+        QVERIFY(gallery);
+        QQuickItem* view = item("galleryView");
+        QVERIFY(view);
+        QVERIFY(!view->isVisible());
+        click(item("galleryButton"));
+        QTRY_VERIFY(view->isVisible());
+        QQuickItem* grid = item("galleryGrid");
+        QVERIFY(grid);
+        const int total = gallery->totalCount();
+        QVERIFY2(total >= prompts.size(), qPrintable(QString::number(total)));
+        QTRY_COMPARE(grid->property("count").toInt(), total);
+        QCOMPARE(gallery->count(), total);
+        // Newest first: the last seeded image leads.
+        QCOMPARE(gallery->get(0).value(QStringLiteral("prompt")).toString(), prompts.last());
+        QVERIFY(galleryCell(0));
+        QTRY_COMPARE(galleryCell(0)->property("visible").toBool(), true);
+        QQuickItem* thumb = find(galleryCell(0), QStringLiteral("galleryThumb"));
+        QVERIFY(thumb);
+        QVERIFY(QUrl(thumb->property("source").toUrl()).isLocalFile());
+        QTRY_COMPARE(thumb->property("status").toInt(), 1 /* Image.Ready */);
+        QTest::qWait(300); // let the other thumbnails load
+        saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "gallery.png"));
+        m_app->settings()->setTheme(QStringLiteral("dark"));
+        QTest::qWait(300);
+        saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "gallery_dark.png"));
+        m_app->settings()->setTheme(QStringLiteral("light"));
+    }
+
+    void gallerySearchesFiltersAndSorts() {
+        GalleryModel* gallery = m_app->gallery();
+        QQuickItem* grid = item("galleryGrid");
+        QVERIFY(grid);
+        // Ctrl+F, then type: the search waits for a pause, then asks.
+        QTest::keyClick(m_app->window(), Qt::Key_F, Qt::ControlModifier);
+        QQuickItem* search = item("gallerySearch");
+        QVERIFY(search);
+        QTRY_VERIFY(search->hasActiveFocus());
+        for (const char c : QByteArray("fox"))
+            QTest::keyClick(m_app->window(), c);
+        QTRY_COMPARE(gallery->searchText(), QStringLiteral("fox"));
+        QTRY_COMPARE(grid->property("count").toInt(), gallery->count());
+        QVERIFY(gallery->count() >= 3);
+        for (int row = 0; row < gallery->rowCount(); ++row)
+            QVERIFY(gallery->get(row).value(QStringLiteral("prompt")).toString().contains(
+                QStringLiteral("fox"), Qt::CaseInsensitive));
+        QTest::qWait(300);
+        saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "gallery_search.png"));
+
+        // Nothing matches: says so, and offers to clear the filters.
+        for (const char c : QByteArray("zzq"))
+            QTest::keyClick(m_app->window(), c);
+        QTRY_COMPARE(grid->property("count").toInt(), 0);
+        QQuickItem* title = item("galleryEmptyTitle");
+        QVERIFY(title);
+        QTRY_VERIFY(title->isVisible());
+        QCOMPARE(title->property("text").toString(), QStringLiteral("Nothing matches"));
+        click(item("galleryClearFilters"));
+        QTRY_COMPARE(gallery->searchText(), QString());
+        QTRY_COMPARE(grid->property("count").toInt(), gallery->totalCount());
+        QCOMPARE(search->property("text").toString(), QString());
+
+        // Favourites only.
+        click(item("galleryFavourites"));
+        QTRY_VERIFY(gallery->favouritesOnly());
+        QTRY_COMPARE(grid->property("count").toInt(), gallery->favouriteCount());
+        QCOMPARE(gallery->favouriteCount(), 2);
+        for (int row = 0; row < gallery->rowCount(); ++row)
+            QVERIFY(gallery->get(row).value(QStringLiteral("favourite")).toBool());
+        click(item("galleryFavourites"));
+        QTRY_VERIFY(!gallery->favouritesOnly());
+
+        // The model filter lists the models of the kept images.
+        QVERIFY(gallery->models().contains(QStringLiteral("dreamshaper-8")));
+        QQuickItem* combo = item("galleryModelFilter");
+        QVERIFY(combo);
+        const int index = gallery->models().indexOf(QStringLiteral("dreamshaper-8")) + 1;
+        QMetaObject::invokeMethod(combo, "activated", Q_ARG(int, index));
+        QTRY_COMPARE(gallery->model(), QStringLiteral("dreamshaper-8"));
+        QTRY_COMPARE(grid->property("count").toInt(), 3);
+        QCOMPARE(combo->property("currentIndex").toInt(), index);
+        QMetaObject::invokeMethod(combo, "activated", Q_ARG(int, 0));
+        QTRY_COMPARE(gallery->model(), QString());
+        QTRY_COMPARE(grid->property("count").toInt(), gallery->totalCount());
+
+        // Oldest first, and back.
+        const qint64 newest = gallery->get(0).value(QStringLiteral("entryId")).toLongLong();
+        click(item("gallerySort"));
+        QTRY_VERIFY(!gallery->newestFirst());
+        QTRY_VERIFY(gallery->get(0).value(QStringLiteral("entryId")).toLongLong() < newest);
+        click(item("gallerySort"));
+        QTRY_VERIFY(gallery->newestFirst());
+        QTRY_COMPARE(gallery->get(0).value(QStringLiteral("entryId")).toLongLong(), newest);
+    }
+
+    void galleryStarsDeletesAndUndoes() {
+        GalleryModel* gallery = m_app->gallery();
+        QQuickItem* grid = item("galleryGrid");
+        QTRY_COMPARE(grid->property("count").toInt(), gallery->totalCount());
+        const int before = gallery->totalCount();
+
+        // The star on a cell.
+        QQuickItem* cell = galleryCell(0);
+        QVERIFY(cell);
+        const qint64 first = gallery->get(0).value(QStringLiteral("entryId")).toLongLong();
+        QVERIFY(!m_app->history()->entry(first)->favourite);
+        QTest::mouseMove(m_app->window(),
+                         cell->mapToScene(QPointF(cell->width() / 2, cell->height() / 2)).toPoint());
+        QQuickItem* star = find(cell, QStringLiteral("galleryStar"));
+        QTRY_VERIFY(star && star->isVisible());
+        click(star);
+        QTRY_VERIFY(m_app->history()->entry(first)->favourite);
+        click(star);
+        QTRY_VERIFY(!m_app->history()->entry(first)->favourite);
+
+        // Select the second image, delete it with its button, undo with the bar.
+        cell = galleryCell(1);
+        const qint64 second = gallery->get(1).value(QStringLiteral("entryId")).toLongLong();
+        click(cell);
+        QTRY_COMPARE(grid->property("currentIndex").toInt(), 1);
+        QQuickItem* remove = find(cell, QStringLiteral("galleryDelete"));
+        QTRY_VERIFY(remove && remove->isVisible());
+        click(remove);
+        QTRY_VERIFY(gallery->canUndo());
+        QTRY_COMPARE(grid->property("count").toInt(), before - 1);
+        QVERIFY(!m_app->history()->entry(second));
+        QQuickItem* bar = item("galleryUndoBar");
+        QVERIFY(bar);
+        QTRY_VERIFY(bar->isVisible());
+        QCOMPARE(item("galleryUndoText")->property("text").toString(),
+                 QStringLiteral("Deleted 1 image"));
+        QTest::qWait(200);
+        saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "gallery_undo.png"));
+        click(item("galleryUndo"));
+        QTRY_VERIFY(!gallery->canUndo());
+        QTRY_COMPARE(grid->property("count").toInt(), before);
+        QVERIFY(m_app->history()->entry(second));
+        QTRY_VERIFY(!bar->isVisible());
+
+        // The keyboard: Delete removes the selected one, Ctrl+Z brings it back.
+        QMetaObject::invokeMethod(grid, "forceActiveFocus");
+        grid->setProperty("currentIndex", 0);
+        QTest::keyClick(m_app->window(), Qt::Key_Right);
+        QTRY_COMPARE(grid->property("currentIndex").toInt(), 1);
+        QTest::keyClick(m_app->window(), Qt::Key_Delete);
+        QTRY_COMPARE(grid->property("count").toInt(), before - 1);
+        QVERIFY(!m_app->history()->entry(second));
+        QTest::keyClick(m_app->window(), Qt::Key_Z, Qt::ControlModifier);
+        QTRY_COMPARE(grid->property("count").toInt(), before);
+        QVERIFY(m_app->history()->entry(second));
+    }
+
+    void galleryOpensAnImageWithItsActions() {
+        GalleryModel* gallery = m_app->gallery();
+        QQuickItem* grid = item("galleryGrid");
+        QTRY_COMPARE(grid->property("count").toInt(), gallery->totalCount());
+        QQuickItem* cell = galleryCell(0);
+        QVERIFY(cell);
+        const QVariantMap entry = gallery->get(0);
+        const QPoint at = cell->mapToScene(QPointF(cell->width() / 2, cell->height() / 2)).toPoint();
+        QTest::mouseDClick(m_app->window(), Qt::LeftButton, Qt::NoModifier, at);
+        QObject* detail = m_app->window()->findChild<QObject*>(QStringLiteral("galleryDetail"));
+        QVERIFY(detail);
+        QTRY_VERIFY(detail->property("opened").toBool());
+        QCOMPARE(detail->property("entryId").toLongLong(),
+                 entry.value(QStringLiteral("entryId")).toLongLong());
+        QQuickItem* prompt = item("galleryDetailPrompt");
+        QVERIFY(prompt);
+        QCOMPARE(prompt->property("text").toString(), entry.value(QStringLiteral("prompt")).toString());
+        for (const char* key : {"favourite", "save", "saveAs", "copy", "init", "rerun", "params",
+                                "upscale", "full", "delete"}) {
+            QQuickItem* action = item(qPrintable(QStringLiteral("galleryAction_") +
+                                                 QString::fromLatin1(key)));
+            QVERIFY2(action && action->isVisible(), key);
+        }
+        QVERIFY(item("galleryDragArea"));
+        QTest::qWait(300);
+        saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "gallery_detail.png"));
+
+        // Copy puts the image on the clipboard.
+        QGuiApplication::clipboard()->clear();
+        click(item("galleryAction_copy"));
+        QTRY_COMPARE(QGuiApplication::clipboard()->image().size(),
+                     QSize(entry.value(QStringLiteral("width")).toInt(),
+                           entry.value(QStringLiteral("height")).toInt()));
+        // Favourite from the detail.
+        click(item("galleryAction_favourite"));
+        QTRY_VERIFY(m_app->history()->entry(entry.value(QStringLiteral("entryId")).toLongLong())->favourite);
+        click(item("galleryAction_favourite"));
+        QTRY_VERIFY(!m_app->history()->entry(entry.value(QStringLiteral("entryId")).toLongLong())->favourite);
+        // The arrows step through the gallery.
+        QTest::keyClick(m_app->window(), Qt::Key_Right);
+        QTRY_COMPARE(detail->property("entryId").toLongLong(),
+                     gallery->get(1).value(QStringLiteral("entryId")).toLongLong());
+        QCOMPARE(grid->property("currentIndex").toInt(), 1);
+        // Esc closes the image, then the gallery.
+        QTest::keyClick(m_app->window(), Qt::Key_Escape);
+        QTRY_VERIFY(!detail->property("visible").toBool());
+        QQuickItem* view = item("galleryView");
+        QVERIFY(view->isVisible());
+        QTest::keyClick(m_app->window(), Qt::Key_Escape);
+        QTRY_VERIFY(!view->isVisible());
+        // Ctrl+G brings it back.
+        QTest::keyClick(m_app->window(), Qt::Key_G, Qt::ControlModifier);
+        QTRY_VERIFY(view->isVisible());
+    }
+
+    void galleryUsesAnImagesParameters() {
+        GalleryModel* gallery = m_app->gallery();
+        QQuickItem* view = item("galleryView");
+        QTRY_VERIFY(view->isVisible());
+        // A seeded entry (its parameters say 12 steps).
+        int row = -1;
+        for (int r = 0; r < gallery->rowCount() && row < 0; ++r)
+            if (gallery->get(r).value(QStringLiteral("prompt")).toString() ==
+                QStringLiteral("a glass teapot"))
+                row = r;
+        QVERIFY(row >= 0);
+        QMetaObject::invokeMethod(view, "openRow", Q_ARG(QVariant, row));
+        QObject* detail = m_app->window()->findChild<QObject*>(QStringLiteral("galleryDetail"));
+        QTRY_VERIFY(detail->property("opened").toBool());
+        const int steps = m_app->settings()->steps();
+        click(item("galleryAction_params"));
+        QTRY_VERIFY(!view->isVisible()); // back in the chat, where they apply
+        QCOMPARE(m_app->settings()->prompt(), QStringLiteral("a glass teapot"));
+        QCOMPARE(m_app->settings()->steps(), 12);
+        m_app->settings()->setSteps(steps);
+    }
+
+    void settingsShowTheHistoryAndDeleteAllButFavourites() {
+        GalleryModel* gallery = m_app->gallery();
+        click(item("settingsButton"));
+        QObject* dialog = m_app->window()->findChild<QObject*>(QStringLiteral("settingsDialog"));
+        QVERIFY(dialog);
+        QTRY_VERIFY(dialog->property("opened").toBool());
+        QQuickItem* usage = item("historyDiskUsage");
+        QVERIFY(usage);
+        QCOMPARE(gallery->diskUsage(), m_app->history()->diskUsage());
+        QCOMPARE(usage->property("text").toString(), GalleryModel::formatBytes(gallery->diskUsage()));
+        QCOMPARE(item("historyFolder")->property("text").toString(), m_app->history()->folder());
+        const qint64 before = gallery->diskUsage();
+        const int favourites = gallery->favouriteCount();
+        QVERIFY(favourites > 0 && gallery->totalCount() > favourites);
+        QTest::qWait(200);
+        saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "settings_history.png"));
+
+        // Asks first; Cancel keeps everything.
+        click(item("deleteAllButFavouritesButton"));
+        QObject* confirm = m_app->window()->findChild<QObject*>(QStringLiteral("confirmDeleteDialog"));
+        QVERIFY(confirm);
+        QTRY_VERIFY(confirm->property("opened").toBool());
+        click(item("cancelDeleteButton"));
+        QTRY_VERIFY(!confirm->property("visible").toBool());
+        QVERIFY(gallery->totalCount() > favourites);
+        // Delete: only the favourites stay, and the disk usage drops.
+        click(item("deleteAllButFavouritesButton"));
+        QTRY_VERIFY(confirm->property("opened").toBool());
+        click(item("confirmDeleteButton"));
+        QTRY_COMPARE(gallery->totalCount(), favourites);
+        QTRY_VERIFY(gallery->diskUsage() < before);
+        QTRY_COMPARE(usage->property("text").toString(), GalleryModel::formatBytes(gallery->diskUsage()));
+        QMetaObject::invokeMethod(dialog, "close");
+        QTRY_VERIFY(!dialog->property("visible").toBool());
     }
 
     void cleanupTestCase() { m_app.reset(); }

@@ -128,7 +128,7 @@ private Q_SLOTS:
                     .contains(QStringLiteral("Seed: 1001")));
         const QVariantMap map = model.get(0);
         QCOMPARE(map.value(QStringLiteral("prompt")).toString(), QStringLiteral("a red fox"));
-        QCOMPARE(map.value(QStringLiteral("id")).toLongLong(), 1);
+        QCOMPARE(map.value(QStringLiteral("entryId")).toLongLong(), 1);
         QVERIFY(model.get(1).isEmpty());
         QCOMPARE(model.rowOf(1), 0);
         QCOMPARE(model.rowOf(2), -1);
@@ -151,6 +151,7 @@ private Q_SLOTS:
         model.refresh();
         QCOMPARE(idsOf(model), (QList<qint64>{4, 3, 2, 1})); // newest first
         QCOMPARE(model.models(), (QStringList{QStringLiteral("sd15"), QStringLiteral("sd21")}));
+        QCOMPARE(model.favouriteCount(), 2);
 
         QSignalSpy countSpy(&model, &GalleryModel::countChanged);
         model.setSearchText(QStringLiteral("fox"));
@@ -397,6 +398,8 @@ private Q_SLOTS:
         settle();
         QCOMPARE(idsOf(model), (QList<qint64>{1}));
         QCOMPARE(model.models(), QStringList{QStringLiteral("sd15")});
+        QCOMPARE(model.favouriteCount(), 1);
+        QCOMPARE(model.totalCount(), 1);
         QVERIFY(model.diskUsage() < before);
         QCOMPARE(model.diskUsage(), m_store->diskUsage());
         QVERIFY(!QFileInfo::exists(m_dir->filePath(QStringLiteral("history/images/2.png"))));
