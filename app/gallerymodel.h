@@ -70,10 +70,10 @@ class GalleryModel : public QAbstractListModel {
 public:
     enum Role {
         IdRole = Qt::UserRole + 1, ///< "entryId" (QML cannot read a role called "id")
-        ImageSourceRole, ///< file: URL of the PNG
+        ImageSourceRole,           ///< file: URL of the PNG
         PromptRole,
         NegativePromptRole,
-        ModelRole, ///< "modelName" ("model" is the delegate's own)
+        ModelRole,   ///< "modelName" ("model" is the delegate's own)
         CreatedRole, ///< QDateTime (local time)
         CreatedTextRole,
         FavouriteRole,

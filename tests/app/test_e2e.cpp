@@ -148,7 +148,8 @@ private:
         e.height = 256;
         e.seed = 4000 + hue;
         e.favourite = favourite;
-        e.parameters = prompt + QStringLiteral("\nSteps: 12, Sampler: Euler a, CFG scale: 7, Seed: ") +
+        e.parameters = prompt +
+                       QStringLiteral("\nSteps: 12, Sampler: Euler a, CFG scale: 7, Seed: ") +
                        QString::number(e.seed) + QStringLiteral(", Size: 256x256, Model: ") + model;
         QByteArray png;
         QBuffer buffer(&png);
@@ -501,14 +502,17 @@ private Q_SLOTS:
 
     // ---- the gallery ------------------------------------------------------
     void galleryOpensWithTheHistory() {
-        const QStringList prompts = {
-            QStringLiteral("a fox asleep in autumn leaves"), QStringLiteral("a harbour at night"),
-            QStringLiteral("a fox cub in tall grass"),       QStringLiteral("a glass teapot"),
-            QStringLiteral("mountains above the clouds"),    QStringLiteral("a paper boat"),
-            QStringLiteral("an orange fox, watercolour"),    QStringLiteral("a lantern in the rain")};
+        const QStringList prompts = {QStringLiteral("a fox asleep in autumn leaves"),
+                                     QStringLiteral("a harbour at night"),
+                                     QStringLiteral("a fox cub in tall grass"),
+                                     QStringLiteral("a glass teapot"),
+                                     QStringLiteral("mountains above the clouds"),
+                                     QStringLiteral("a paper boat"),
+                                     QStringLiteral("an orange fox, watercolour"),
+                                     QStringLiteral("a lantern in the rain")};
         for (int i = 0; i < prompts.size(); ++i)
-            seedHistory(prompts[i], i % 3 == 0 ? QStringLiteral("dreamshaper-8")
-                                               : QStringLiteral("sd-v1-5"),
+            seedHistory(prompts[i],
+                        i % 3 == 0 ? QStringLiteral("dreamshaper-8") : QStringLiteral("sd-v1-5"),
                         i * 37, i == 2 || i == 5);
         GalleryModel* gallery = m_app->gallery();
         QVERIFY(gallery);
@@ -554,8 +558,10 @@ private Q_SLOTS:
         QTRY_COMPARE(grid->property("count").toInt(), gallery->count());
         QVERIFY(gallery->count() >= 3);
         for (int row = 0; row < gallery->rowCount(); ++row)
-            QVERIFY(gallery->get(row).value(QStringLiteral("prompt")).toString().contains(
-                QStringLiteral("fox"), Qt::CaseInsensitive));
+            QVERIFY(gallery->get(row)
+                        .value(QStringLiteral("prompt"))
+                        .toString()
+                        .contains(QStringLiteral("fox"), Qt::CaseInsensitive));
         QTest::qWait(300);
         saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "gallery_search.png"));
 
@@ -616,8 +622,9 @@ private Q_SLOTS:
         QVERIFY(cell);
         const qint64 first = gallery->get(0).value(QStringLiteral("entryId")).toLongLong();
         QVERIFY(!m_app->history()->entry(first)->favourite);
-        QTest::mouseMove(m_app->window(),
-                         cell->mapToScene(QPointF(cell->width() / 2, cell->height() / 2)).toPoint());
+        QTest::mouseMove(
+            m_app->window(),
+            cell->mapToScene(QPointF(cell->width() / 2, cell->height() / 2)).toPoint());
         QQuickItem* star = find(cell, QStringLiteral("galleryStar"));
         QTRY_VERIFY(star && star->isVisible());
         click(star);
@@ -669,7 +676,8 @@ private Q_SLOTS:
         QQuickItem* cell = galleryCell(0);
         QVERIFY(cell);
         const QVariantMap entry = gallery->get(0);
-        const QPoint at = cell->mapToScene(QPointF(cell->width() / 2, cell->height() / 2)).toPoint();
+        const QPoint at =
+            cell->mapToScene(QPointF(cell->width() / 2, cell->height() / 2)).toPoint();
         QTest::mouseDClick(m_app->window(), Qt::LeftButton, Qt::NoModifier, at);
         QObject* detail = m_app->window()->findChild<QObject*>(QStringLiteral("galleryDetail"));
         QVERIFY(detail);
@@ -678,11 +686,12 @@ private Q_SLOTS:
                  entry.value(QStringLiteral("entryId")).toLongLong());
         QQuickItem* prompt = item("galleryDetailPrompt");
         QVERIFY(prompt);
-        QCOMPARE(prompt->property("text").toString(), entry.value(QStringLiteral("prompt")).toString());
+        QCOMPARE(prompt->property("text").toString(),
+                 entry.value(QStringLiteral("prompt")).toString());
         for (const char* key : {"favourite", "save", "saveAs", "copy", "init", "rerun", "params",
                                 "upscale", "full", "delete"}) {
-            QQuickItem* action = item(qPrintable(QStringLiteral("galleryAction_") +
-                                                 QString::fromLatin1(key)));
+            QQuickItem* action =
+                item(qPrintable(QStringLiteral("galleryAction_") + QString::fromLatin1(key)));
             QVERIFY2(action && action->isVisible(), key);
         }
         QVERIFY(item("galleryDragArea"));
@@ -697,9 +706,13 @@ private Q_SLOTS:
                            entry.value(QStringLiteral("height")).toInt()));
         // Favourite from the detail.
         click(item("galleryAction_favourite"));
-        QTRY_VERIFY(m_app->history()->entry(entry.value(QStringLiteral("entryId")).toLongLong())->favourite);
+        QTRY_VERIFY(m_app->history()
+                        ->entry(entry.value(QStringLiteral("entryId")).toLongLong())
+                        ->favourite);
         click(item("galleryAction_favourite"));
-        QTRY_VERIFY(!m_app->history()->entry(entry.value(QStringLiteral("entryId")).toLongLong())->favourite);
+        QTRY_VERIFY(!m_app->history()
+                         ->entry(entry.value(QStringLiteral("entryId")).toLongLong())
+                         ->favourite);
         // The arrows step through the gallery.
         QTest::keyClick(m_app->window(), Qt::Key_Right);
         QTRY_COMPARE(detail->property("entryId").toLongLong(),
@@ -748,7 +761,8 @@ private Q_SLOTS:
         QQuickItem* usage = item("historyDiskUsage");
         QVERIFY(usage);
         QCOMPARE(gallery->diskUsage(), m_app->history()->diskUsage());
-        QCOMPARE(usage->property("text").toString(), GalleryModel::formatBytes(gallery->diskUsage()));
+        QCOMPARE(usage->property("text").toString(),
+                 GalleryModel::formatBytes(gallery->diskUsage()));
         QCOMPARE(item("historyFolder")->property("text").toString(), m_app->history()->folder());
         const qint64 before = gallery->diskUsage();
         const int favourites = gallery->favouriteCount();
@@ -758,7 +772,8 @@ private Q_SLOTS:
 
         // Asks first; Cancel keeps everything.
         click(item("deleteAllButFavouritesButton"));
-        QObject* confirm = m_app->window()->findChild<QObject*>(QStringLiteral("confirmDeleteDialog"));
+        QObject* confirm =
+            m_app->window()->findChild<QObject*>(QStringLiteral("confirmDeleteDialog"));
         QVERIFY(confirm);
         QTRY_VERIFY(confirm->property("opened").toBool());
         click(item("cancelDeleteButton"));
@@ -770,12 +785,15 @@ private Q_SLOTS:
         click(item("confirmDeleteButton"));
         QTRY_COMPARE(gallery->totalCount(), favourites);
         QTRY_VERIFY(gallery->diskUsage() < before);
-        QTRY_COMPARE(usage->property("text").toString(), GalleryModel::formatBytes(gallery->diskUsage()));
+        QTRY_COMPARE(usage->property("text").toString(),
+                     GalleryModel::formatBytes(gallery->diskUsage()));
         QMetaObject::invokeMethod(dialog, "close");
         QTRY_VERIFY(!dialog->property("visible").toBool());
     }
 
-    void cleanupTestCase() { m_app.reset(); }
+    void cleanupTestCase() {
+        m_app.reset();
+    }
 };
 
 QTEST_MAIN(TestEndToEnd)
