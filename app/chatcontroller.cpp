@@ -372,12 +372,22 @@ void ChatController::setHistory(HistoryStore* history, const QString& warning) {
     if (!m_history)
         return;
     m_nextJob = std::max(m_nextJob, m_history->nextId());
+    connect(m_history, &HistoryStore::changed, this, &ChatController::followHistory,
+            Qt::UniqueConnection);
     m_oldestShown = -1;
     m_hasOlder = true;
     loadOlder();
     if (!warning.isEmpty())
         notice(warning);
     Q_EMIT historyChanged();
+}
+
+void ChatController::followHistory() {
+    if (!m_history)
+        return;
+    for (const qint64 id : m_messages.finishedJobs())
+        if (m_recorded.contains(id) || !m_recipes.contains(id)) // kept in the history
+            m_messages.setDeleted(id, !m_history->entry(id).has_value());
 }
 
 bool ChatController::loadOlder() {

@@ -218,6 +218,9 @@ private:
     /// The chat's two rows of a kept job.
     std::vector<MessageModel::Message> messagesOf(const HistoryEntry& entry);
     std::optional<Result> result(qint64 jobId) const;
+    /// The history changed (the gallery deleted or restored images): the
+    /// chat's finished replies follow.
+    void followHistory();
 
     AppSettings* m_settings;
     InitImageStore* m_store;

@@ -49,6 +49,7 @@ QVariant MessageModel::data(const QModelIndex& index, int role) const {
     case ActionRole: return m.action;
     case TimeRole: return m.time;
     case BatchSizeRole: return qMax<int>(1, int(m.images.size()));
+    case DeletedRole: return m.deleted;
     case ImagesRole: {
         QVariantList list;
         for (const BatchImage& image : m.images)
@@ -58,7 +59,8 @@ QVariant MessageModel::data(const QModelIndex& index, int role) const {
                                 {QStringLiteral("width"), image.width},
                                 {QStringLiteral("height"), image.height},
                                 {QStringLiteral("seed"), image.seed},
-                                {QStringLiteral("error"), image.error}};
+                                {QStringLiteral("error"), image.error},
+                                {QStringLiteral("deleted"), image.deleted}};
         return list;
     }
     default: return {};
@@ -90,6 +92,7 @@ QHash<int, QByteArray> MessageModel::roleNames() const {
         {TimeRole, "time"},
         {ImagesRole, "images"},
         {BatchSizeRole, "batchSize"},
+        {DeletedRole, "deleted"},
     };
 }
 
@@ -361,6 +364,50 @@ void MessageModel::setCancelled(qint64 jobId) {
         m.previewSource.clear();
         m.statusText = tr("Cancelled");
     });
+}
+
+void MessageModel::setDeleted(qint64 jobId, bool deleted) {
+    auto it = m_replyRow.constFind(jobId);
+    if (it == m_replyRow.cend())
+        return;
+    Message& m = m_rows[size_t(*it)];
+    bool changed = false;
+    if (m.images.empty()) {
+        changed = m.deleted != deleted;
+        m.deleted = deleted;
+    } else {
+        bool all = true;
+        for (BatchImage& image : m.images) {
+            if (image.jobId == jobId && image.deleted != deleted) {
+                image.deleted = deleted;
+                changed = true;
+            }
+            all = all && (image.deleted || image.status != Status::Done);
+        }
+        changed = changed || m.deleted != all;
+        m.deleted = all;
+    }
+    if (changed) {
+        const QModelIndex index = this->index(*it);
+        Q_EMIT dataChanged(index, index);
+    }
+}
+
+QList<qint64> MessageModel::finishedJobs() const {
+    QList<qint64> jobs;
+    for (const Message& m : m_rows) {
+        if (m.kind != Kind::Reply)
+            continue;
+        if (m.images.empty()) {
+            if (m.status == Status::Done)
+                jobs << m.jobId;
+            continue;
+        }
+        for (const BatchImage& image : m.images)
+            if (image.status == Status::Done)
+                jobs << image.jobId;
+    }
+    return jobs;
 }
 
 void MessageModel::insertOlder(std::vector<Message> rows) {

@@ -56,6 +56,7 @@ public:
         TimeRole,            /**< when the row was added */
         ImagesRole,          /**< reply of a batch: [{jobId, status, imageSource, width, height, seed}] */
         BatchSizeRole,       /**< reply: images of its batch (1 for a single job) */
+        DeletedRole,         /**< reply: its image was deleted from the history (gallery) */
     };
     Q_ENUM(Role)
 
@@ -69,6 +70,7 @@ public:
         qint64 seed = -1;
         QString parameters;
         QString error;
+        bool deleted = false; ///< deleted from the history (the gallery)
     };
     struct Message {
         Kind kind = Kind::Notice;
@@ -96,6 +98,7 @@ public:
         /// A batch's images, in seed order (empty for a single job); the
         /// row's own fields follow the member that runs, then the summary.
         std::vector<BatchImage> images;
+        bool deleted = false; ///< deleted from the history (every image of a batch)
     };
 
     explicit MessageModel(QObject* parent = nullptr);
@@ -130,6 +133,11 @@ public:
     void setFailed(qint64 jobId, const QString& message);
     void setCancelled(qint64 jobId);
 
+    /// A finished job's image was deleted from the history (or brought back
+    /// by an undo): the reply says so instead of showing it.
+    void setDeleted(qint64 jobId, bool deleted);
+    /// Jobs whose reply shows a finished image (with batch members).
+    QList<qint64> finishedJobs() const;
     /// Rows from the history (a page of older messages, oldest first) put
     /// above the current ones; their `time` is kept.
     void insertOlder(std::vector<Message> rows);

@@ -100,6 +100,7 @@ ListView {
                 imageHeight: chooser.model.imageHeight
                 fromCache: chooser.model.fromCache
                 images: chooser.model.images
+                deleted: chooser.model.deleted
                 selectedJob: root.selectedJob
                 exportForDrag: root.exportForDrag
                 onSelected: (id) => root.selectedJob = id

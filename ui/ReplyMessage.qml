@@ -25,6 +25,8 @@ Item {
     /// A batch's images ([{jobId, status, imageSource, width, height, seed,
     /// error}]); empty or one entry for a single job.
     property var images: []
+    /// The image was deleted from the history (in the gallery).
+    property bool deleted: false
     /// The result the keyboard acts on (ChatView's selection).
     property int selectedJob: -1
     /// Writes the image to a file for dragging out; returns its URL.
@@ -58,7 +60,7 @@ Item {
             return jobId
         let first = -1
         for (let i = 0; i < images.length; ++i) {
-            if (images[i].status !== MessageModel.Done)
+            if (images[i].status !== MessageModel.Done || images[i].deleted)
                 continue
             if (images[i].jobId === selectedJob)
                 return selectedJob
@@ -151,7 +153,7 @@ Item {
             // The live preview while running; the image when done.
             Item {
                 id: picture
-                visible: (root.running && root.previewSource !== "") || (root.done && !root.batch)
+                visible: (root.running && root.previewSource !== "") || (root.done && !root.batch && !root.deleted)
                 readonly property real aspect: root.done && root.imageHeight > 0
                     ? root.imageWidth / root.imageHeight
                     : (previewImage.implicitHeight > 0 ? previewImage.implicitWidth / previewImage.implicitHeight : 1)
@@ -221,7 +223,7 @@ Item {
             Grid {
                 id: batchGrid
                 objectName: "batchGrid"
-                visible: root.done && root.batch
+                visible: root.done && root.batch && !root.deleted
                 columns: root.batch && root.images.length > 4 ? 4 : 2
                 spacing: 6
                 readonly property real cell: (root.maxImageSide - spacing * (columns - 1)) / columns
@@ -239,8 +241,8 @@ Item {
                         Image {
                             anchors.fill: parent
                             anchors.margins: 3
-                            visible: modelData.status === MessageModel.Done
-                            source: modelData.status === MessageModel.Done ? modelData.imageSource : ""
+                            visible: modelData.status === MessageModel.Done && !modelData.deleted
+                            source: visible ? modelData.imageSource : ""
                             sourceSize: Qt.size(512, 512)
                             fillMode: Image.PreserveAspectFit
                             asynchronous: true
@@ -249,16 +251,17 @@ Item {
                         Label {
                             anchors.centerIn: parent
                             width: parent.width - 12
-                            visible: modelData.status !== MessageModel.Done
+                            visible: modelData.status !== MessageModel.Done || modelData.deleted
                             horizontalAlignment: Text.AlignHCenter
                             wrapMode: Text.Wrap
                             color: modelData.status === MessageModel.Failed ? Theme.danger : Theme.mutedText
                             font.pointSize: Qt.application.font.pointSize * Theme.smallFont
-                            text: modelData.status === MessageModel.Failed ? qsTr("Failed") : qsTr("Cancelled")
+                            text: modelData.deleted ? qsTr("Deleted")
+                                : modelData.status === MessageModel.Failed ? qsTr("Failed") : qsTr("Cancelled")
                         }
                         MouseArea {
                             anchors.fill: parent
-                            enabled: modelData.status === MessageModel.Done
+                            enabled: modelData.status === MessageModel.Done && !modelData.deleted
                             onClicked: root.selected(modelData.jobId)
                             onDoubleClicked: root.viewRequested(modelData.jobId, modelData.imageSource,
                                                                 modelData.width, modelData.height)
@@ -281,10 +284,19 @@ Item {
                 textFormat: Text.PlainText
             }
 
+            Label {
+                objectName: "deletedLabel"
+                visible: root.done && root.deleted
+                text: root.batch ? qsTr("These images were deleted from the history.")
+                                 : qsTr("This image was deleted from the history.")
+                color: Theme.mutedText
+                font.italic: true
+            }
+
             // A finished image's actions.
             Flow {
                 Layout.fillWidth: true
-                visible: root.done && root.actionJob >= 0
+                visible: root.done && !root.deleted && root.actionJob >= 0
                 spacing: 2
                 Repeater {
                     model: [

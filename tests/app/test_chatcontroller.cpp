@@ -850,6 +850,29 @@ private Q_SLOTS:
         }
     }
 
+    void chatFollowsDeletionsInTheGallery() {
+        Rig rig;
+        QVERIFY(rig.useHistory());
+        QVERIFY(rig.loadModel());
+        const qint64 id = rig.controller.send(QStringLiteral("soon deleted"));
+        QVERIFY(rig.waitUntilEnded(id));
+        QVERIFY(!rig.reply(id)->deleted);
+        QVERIFY(rig.history.remove(id)); // the gallery's delete
+        QVERIFY(rig.reply(id)->deleted);
+        QVERIFY(rig.history.restore(id)); // its undo
+        QVERIFY(!rig.reply(id)->deleted);
+        rig.settings.setBatchCount(2);
+        const qint64 first = rig.controller.send(QStringLiteral("two"));
+        QVERIFY(rig.waitUntilEnded(first + 1));
+        QTRY_COMPARE(rig.reply(first)->status, MessageModel::Status::Done);
+        QVERIFY(rig.history.remove(first + 1));
+        QVERIFY(!rig.reply(first)->deleted);
+        QVERIFY(rig.reply(first)->images[1].deleted);
+        QVERIFY(rig.history.remove(first));
+        QVERIFY(rig.reply(first)->deleted);
+        rig.settings.setBatchCount(1);
+    }
+
     void closingKeepsTheRunningJobAsCancelled() {
         Rig rig;
         QVERIFY(rig.useHistory());

@@ -491,6 +491,12 @@ private Q_SLOTS:
             chat->messages()->reply(next)->status == MessageModel::Status::Done, 120000);
         QTest::qWait(300);
         saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "restarted.png"));
+        // Deleted in the gallery: the chat says so instead of showing it.
+        QVERIFY(m_app->history()->remove(next));
+        QTRY_VERIFY(visibleItem("deletedLabel"));
+        saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "deleted_in_chat.png"));
+        QVERIFY(m_app->history()->restore(next));
+        QTRY_VERIFY(!visibleItem("deletedLabel"));
     }
 
     void darkTheme() {
