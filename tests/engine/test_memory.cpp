@@ -4,6 +4,8 @@
 // encodes in tiles; daub-cli at 1024×1024 stays under 2 GiB resident.
 #include "golden.h"
 
+#include "core/cancel.h"
+#include "core/errors.h"
 #include "core/json.h"
 #include "core/runtime.h"
 #include "models/attention.h"
@@ -120,6 +122,27 @@ private Q_SLOTS:
         QVERIFY2(diff <= 1e-5, qPrintable(QString::number(diff)));
         QVERIFY(max_abs_diff(daub::chunked_attention(q, k, v, queries), whole) <= 1e-5);
         QVERIFY(max_abs_diff(daub::scaled_dot_product_attention(q, k, v), whole) <= 1e-5);
+    }
+
+    /// The CPU path runs its pieces on libtorch's worker threads: they see
+    /// the caller's inference mode (tensors made in it, written there) and
+    /// its cancellation token (a cancelled job stops inside the call).
+    void chunked_attention_keeps_the_callers_state() {
+        torch::manual_seed(3);
+        const at::Tensor q = torch::randn({2, 4, 300, 8}), k = torch::randn({2, 4, 300, 8});
+        const at::Tensor v = torch::randn({2, 4, 300, 8});
+        const at::Tensor expected = daub::chunked_attention(q, k, v, 300);
+        {
+            c10::InferenceMode inference;
+            const at::Tensor qi = q.clone(), ki = k.clone(), vi = v.clone();
+            const at::Tensor got = daub::chunked_attention(qi, ki, vi, 16);
+            QVERIFY(got.is_inference());
+            QVERIFY(max_abs_diff(got, expected) <= 1e-5);
+        }
+        daub::CancelToken token;
+        token.cancel();
+        daub::CancelScope scope(&token);
+        QVERIFY_EXCEPTION_THROWN(daub::chunked_attention(q, k, v, 16), daub::CancelledError);
     }
 
     /// A chunk's scores and softmax (8 bytes per score) fit the budget; at
