@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -83,7 +84,10 @@ private:
 };
 
 /// A private folder under $TMPDIR (or /tmp), removed when the process ends
-/// normally, for parsers that read a folder of files.
+/// normally, for parsers that read a folder of files. Named by a path that
+/// is the same in every run (/proc/self/fd/N, not mkdtemp's random name):
+/// the parsers put the path into messages and comparisons, and a random one
+/// made the fixed fuzz runs of one commit part ways.
 class TempDir {
 public:
     TempDir() {
@@ -91,13 +95,18 @@ public:
         std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/daub-fuzz-XXXXXX";
         if (!::mkdtemp(pattern.data()))
             fail("mkdtemp failed");
-        path_ = pattern;
+        real_ = pattern;
+        fd_ = ::open(real_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd_ < 0)
+            fail("opening the temporary folder failed");
+        path_ = "/proc/self/fd/" + std::to_string(fd_);
     }
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
     ~TempDir() {
+        ::close(fd_);
         std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
+        std::filesystem::remove_all(real_, ec);
     }
 
     const std::filesystem::path& path() const { return path_; }
@@ -117,6 +126,8 @@ public:
     }
 
 private:
+    std::filesystem::path real_;
+    int fd_ = -1;
     std::filesystem::path path_;
 };
 

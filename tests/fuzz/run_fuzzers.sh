@@ -137,6 +137,15 @@ run_one() {
     args+=(-max_total_time="$seconds" "$build/corpus/$t")
     [ -n "${DAUB_FUZZ_SEED:-}" ] && args+=(-seed="$DAUB_FUZZ_SEED")
   fi
+  if [ "$mode" = fixed ]; then
+    # Only stdin, stdout and stderr: the fuzz targets name files by their
+    # descriptor (/proc/self/fd/N), so N must not depend on what the caller
+    # left open.
+    local fd
+    for fd in $(ls /proc/$BASHPID/fd); do
+      [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2> /dev/null
+    done
+  fi
   echo "${pin[*]} $build/fuzz_$t ${args[*]}" > "$findings/command"
   touch "$findings/.start"
   local t0
