@@ -10,6 +10,7 @@
 #include "core/errors.h"
 #include "core/torch_pickle.h"
 #include "core/zip_archive.h"
+#include "fuzz_support.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -21,8 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const daub::TorchArchive archive = daub::read_torch_archive(bytes, "fuzz.pth");
         // What a loader then relies on: every tensor's storage is described.
         for (const auto& [key, t] : archive.tensors)
-            if (!archive.storages.count(t.storage_key))
-                __builtin_trap();
+            DAUB_FUZZ_CHECK(archive.storages.count(t.storage_key));
     } catch (const daub::Error&) {
     }
     try {
