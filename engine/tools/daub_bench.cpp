@@ -13,8 +13,9 @@
 //       How long building the full-size modules takes (no weights loaded),
 //       and what a random initialisation would add.
 //   daub-bench --check-goldens --fixtures DIR [--device ...]
-//       Every pipe_* golden: on CPU fp32 each u8 channel within ±2; in
-//       fp16/bf16 the relative L2 error of the image within 2e-2.
+//       Every pipe_* golden whose sampler and pipeline Daub implements: on
+//       CPU fp32 each u8 channel within ±2; in fp16/bf16 the relative L2
+//       error of the image within 2e-2.
 //   daub-bench --write-checkpoint FILE --family sd15|sdxl [--seed N]
 //       A full-size random-weight single-file checkpoint in the original
 //       layout (LDM for SD 1.5, SGM for SDXL; fp16; the real models' key
@@ -716,7 +717,7 @@ int write_checkpoint(const Options& o) {
 // ------------------------------------------------------------ golden check
 
 int check_goldens(const Options& o, const Placement& p) {
-    const auto& cases = pipeline_golden_names();
+    const auto cases = pipeline_golden_names(o.fixtures);
     std::map<std::string, std::unique_ptr<StableDiffusion>> models;
     int failures = 0;
     const bool exact = p.dtype == at::kFloat;

@@ -5,13 +5,19 @@
 
 #include "pipelines/pipeline.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
 namespace daub {
 
-/// The names of every pipe_* golden ("pipe_sd15_txt2img_pndm", ...).
-const std::vector<std::string>& pipeline_golden_names();
+/// The pipe_* goldens of `fixtures_dir`/golden/ whose sampler and pipeline
+/// Daub implements ("pipe_sd15_txt2img_pndm", ...), sorted.
+std::vector<std::string> pipeline_golden_names(const std::string& fixtures_dir);
+
+/// The pipe_* goldens left out, each with what Daub lacks for it ("the
+/// sampler lcm", "LoRAs", "inpainting", ...), by name.
+std::map<std::string, std::string> pipeline_goldens_left_out(const std::string& fixtures_dir);
 
 struct GoldenCase {
     std::string model;         ///< the fixture model folder it was made with ("tiny-sd15")

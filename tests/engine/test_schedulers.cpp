@@ -1,14 +1,20 @@
 // The schedulers against diffusers: every schedule table of
-// golden/schedulers.json (timesteps equal, sigmas within 1e-5 relative,
-// order, init_noise_sigma), every golden/sched_<name>_<mode>_<steps>_<strength>
-// sampling loop with the fake model eps = 0.5·scale_model_input(x, t) + 0.001·t
-// (final within 1e-4 · max(1, max |final|)), the from_config rule against the
-// pipelines' effective scheduler configs, and the factory's errors.
+// golden/schedulers.json and golden/schedulers_fast.json (timesteps equal,
+// sigmas within 1e-5 relative, order, init_noise_sigma), every
+// golden/sched_<name>_<mode>_<steps>_<strength> sampling loop with the fake
+// model eps = 0.5·scale_model_input(x, t) + 0.001·t (final within
+// 1e-4 · max(1, max |final|)), the from_config rule against the pipelines'
+// effective scheduler configs, and the factory's errors.
+//
+// A case is taken when Daub implements its scheduler class (and, for a
+// pipe_* golden, its sampler name and pipeline); left_out() names every case
+// still left out, so that list can only shrink as samplers land.
 //
 // How to add a case: drop a new sched_*.json / .safetensors pair (or a new
-// name in schedulers.json) into the fixtures; the _data() functions list
+// name in a schedule table) into the fixtures; the _data() functions list
 // them from the folder.
 #include "golden.h"
+#include "tools/golden_case.h"
 
 #include "core/errors.h"
 #include "core/json.h"
@@ -23,7 +29,9 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +45,44 @@ json class_config(const json& entry) {
     json config = entry.at("config");
     config["_class_name"] = entry.at("class");
     return config;
+}
+
+/// `actual` less the config keys diffusers added after the version that
+/// made `expected` (0.31 has no flow_shift, ...), where they hold the value
+/// that changes nothing: a golden of the older version lacks them.
+json without_later_keys(json actual, const json& expected) {
+    static const json later = {{"flow_shift", 1.0},
+                               {"use_flow_sigmas", false},
+                               {"time_shift_type", "exponential"},
+                               {"use_dynamic_shifting", false}};
+    for (const auto& [key, neutral] : later.items())
+        if (!expected.contains(key) && actual.contains(key) && actual.at(key) == neutral)
+            actual.erase(key);
+    return actual;
+}
+
+/// The scheduler an entry describes, or null with `why` set when its class
+/// or one of its settings is one Daub does not implement.
+std::unique_ptr<daub::Scheduler> try_make(const json& entry, std::string* why = nullptr) {
+    try {
+        return daub::make_scheduler_from_config(class_config(entry));
+    } catch (const daub::ModelError& e) {
+        if (why)
+            *why = e.what();
+        return nullptr;
+    }
+}
+
+/// The stems of golden/<prefix>*.json, sorted.
+std::vector<std::string> golden_stems(const std::string& prefix) {
+    std::vector<std::string> stems;
+    for (const auto& e : std::filesystem::directory_iterator(daub::test::fixture("golden"))) {
+        const auto file = e.path().filename().string();
+        if (file.rfind(prefix, 0) == 0 && e.path().extension() == ".json")
+            stems.push_back(e.path().stem().string());
+    }
+    std::sort(stems.begin(), stems.end());
+    return stems;
 }
 
 std::string join(const std::vector<double>& v, size_t max = 8) {
@@ -64,31 +110,54 @@ at::Tensor run_loop(daub::Scheduler& sched, at::Tensor x, const std::vector<doub
 class TestSchedulers : public QObject {
     Q_OBJECT
 
-    json tables_; ///< golden/schedulers.json
+    /// The schedule tables by file name: schedulers.json (the samplers of the
+    /// pipelines) and schedulers_fast.json (few-step samplers, spacings).
+    std::map<std::string, json> tables_;
+
+    /// The entry `name` of schedule table `table`.
+    const json& entry(const std::string& table, const std::string& name) const {
+        return tables_.at(table).at(name);
+    }
+    /// The table entry a sched_* golden was made with.
+    const json& entry_of(const json& spec) const {
+        return entry(spec.value("scheduler_table", "schedulers.json"),
+                     spec.at("scheduler").get<std::string>());
+    }
+    json spec_of(const std::string& stem) const {
+        return daub::read_scheduler_config(daub::test::fixture("golden/" + stem + ".json"));
+    }
 
 private Q_SLOTS:
     void initTestCase() {
         QVERIFY2(daub::test::fixtures_present(), "fixtures folder missing: set DAUB_FIXTURES");
         daub::init_runtime();
-        tables_ = daub::read_scheduler_config(daub::test::fixture("golden/schedulers.json"));
-        QVERIFY2(tables_.is_object() && !tables_.empty(), "golden/schedulers.json is empty");
+        for (const char* file : {"schedulers.json", "schedulers_fast.json"}) {
+            tables_[file] = daub::read_scheduler_config(daub::test::fixture(std::string("golden/") + file));
+            QVERIFY2(tables_[file].is_object() && !tables_[file].empty(),
+                     (std::string("golden/") + file + " is empty").c_str());
+        }
     }
 
     // --- set_timesteps tables ------------------------------------------------
 
     void tables_data() {
+        QTest::addColumn<QString>("table");
         QTest::addColumn<QString>("name");
         QTest::addColumn<QString>("steps");
-        for (const auto& [name, entry] : tables_.items())
-            for (const auto& [steps, _] : entry.at("steps").items())
-                QTest::newRow((name + "/" + steps).c_str())
-                    << QString::fromStdString(name) << QString::fromStdString(steps);
+        for (const auto& [table, t] : tables_)
+            for (const auto& [name, e] : t.items())
+                if (try_make(e))
+                    for (const auto& [steps, _] : e.at("steps").items())
+                        QTest::newRow((table + ":" + name + "/" + steps).c_str())
+                            << QString::fromStdString(table) << QString::fromStdString(name)
+                            << QString::fromStdString(steps);
     }
 
     void tables() {
+        QFETCH(QString, table);
         QFETCH(QString, name);
         QFETCH(QString, steps);
-        const json& entry = tables_.at(name.toStdString());
+        const json& entry = this->entry(table.toStdString(), name.toStdString());
         const json& golden = entry.at("steps").at(steps.toStdString());
         auto sched = daub::make_scheduler_from_config(class_config(entry));
         sched->set_timesteps(steps.toInt());
@@ -130,46 +199,56 @@ private Q_SLOTS:
     // --- effective configs (from_config) -------------------------------------
 
     void full_config_data() {
+        QTest::addColumn<QString>("table");
         QTest::addColumn<QString>("name");
-        for (const auto& [name, _] : tables_.items())
-            QTest::newRow(name.c_str()) << QString::fromStdString(name);
+        for (const auto& [table, t] : tables_)
+            for (const auto& [name, e] : t.items())
+                if (try_make(e))
+                    QTest::newRow((table + ":" + name).c_str())
+                        << QString::fromStdString(table) << QString::fromStdString(name);
     }
 
     void full_config() {
+        QFETCH(QString, table);
         QFETCH(QString, name);
-        const json& entry = tables_.at(name.toStdString());
+        const json& entry = this->entry(table.toStdString(), name.toStdString());
         auto sched = daub::make_scheduler_from_config(class_config(entry));
         QCOMPARE(QString::fromStdString(sched->class_name()),
                  QString::fromStdString(entry.at("class").get<std::string>()));
-        const json actual = sched->config().to_json();
         const json& expected = entry.at("full_config");
+        const json actual = without_later_keys(sched->config().to_json(), expected);
         QVERIFY2(actual == expected,
                  ("effective config\n" + actual.dump() + "\ndiffers from\n" + expected.dump())
                      .c_str());
     }
 
-    /// Scheduler chosen by name on a model: the pipelines' effective configs.
+    /// Scheduler chosen by name on a model: the pipelines' effective configs,
+    /// for every pipe_* golden whose sampler name Daub has.
     void config_by_name_data() {
         QTest::addColumn<QString>("pipe");
-        for (const auto& e : std::filesystem::directory_iterator(daub::test::fixture("golden"))) {
-            const auto file = e.path().filename().string();
-            if (file.rfind("pipe_", 0) == 0 && e.path().extension() == ".json")
-                QTest::newRow(file.c_str()) << QString::fromStdString(e.path().string());
+        const auto names = daub::scheduler_names();
+        for (const auto& stem : golden_stems("pipe_")) {
+            const std::string file = daub::test::fixture("golden/" + stem + ".json");
+            const std::string sampler = daub::read_scheduler_config(file).at("scheduler");
+            if (std::find(names.begin(), names.end(), sampler) != names.end())
+                QTest::newRow(stem.c_str()) << QString::fromStdString(file);
         }
     }
 
     void config_by_name() {
         QFETCH(QString, pipe);
         const json golden = daub::read_scheduler_config(pipe.toStdString());
-        const std::string model = golden.at("model");
+        // "tiny-sd15 + tiny-sd15-controlnet": the base model's scheduler.
+        std::string model = golden.at("model");
+        model = model.substr(0, model.find(" + "));
         const json model_config = daub::read_scheduler_config(
             daub::test::fixture(model + "/scheduler/scheduler_config.json"));
         const json overrides = {{"clip_sample", false}, {"steps_offset", 1}};
         auto sched = daub::make_scheduler(golden.at("scheduler").get<std::string>(), model_config, overrides);
         QCOMPARE(QString::fromStdString(sched->class_name()),
                  QString::fromStdString(golden.at("scheduler_class").get<std::string>()));
-        const json actual = sched->config().to_json();
         const json& expected = golden.at("scheduler_config");
+        const json actual = without_later_keys(sched->config().to_json(), expected);
         for (const auto& [key, value] : actual.items()) {
             QVERIFY2(expected.contains(key), ("golden config lacks " + key).c_str());
             QVERIFY2(expected.at(key) == value, (key + ": " + value.dump() + " vs golden " +
@@ -186,16 +265,11 @@ private Q_SLOTS:
 
     void loops_data() {
         QTest::addColumn<QString>("stem");
-        std::vector<std::string> stems;
-        for (const auto& e : std::filesystem::directory_iterator(daub::test::fixture("golden"))) {
-            const auto file = e.path().filename().string();
-            if (file.rfind("sched_", 0) == 0 && e.path().extension() == ".json")
-                stems.push_back(e.path().stem().string());
-        }
-        std::sort(stems.begin(), stems.end());
+        const auto stems = golden_stems("sched_");
         QVERIFY2(!stems.empty(), "no golden/sched_*.json");
         for (const auto& stem : stems)
-            QTest::newRow(stem.c_str()) << QString::fromStdString(stem);
+            if (try_make(entry_of(spec_of(stem))))
+                QTest::newRow(stem.c_str()) << QString::fromStdString(stem);
     }
 
     void loops() {
@@ -210,7 +284,7 @@ private Q_SLOTS:
         const double strength = spec.at("strength");
         const auto run = spec.at("timesteps_run").get<std::vector<double>>();
 
-        auto sched = daub::make_scheduler_from_config(class_config(tables_.at(name)));
+        auto sched = daub::make_scheduler_from_config(class_config(entry_of(spec)));
         sched->set_timesteps(steps);
 
         // img2img as the pipelines: int(steps · strength) steps kept, starting
@@ -260,6 +334,73 @@ private Q_SLOTS:
         QVERIFY2(torch::equal(again, final), "a second run after set_timesteps differs");
     }
 
+    // --- what is still left out ---------------------------------------------
+
+    /// The goldens of samplers and pipelines Daub does not implement yet: an
+    /// exact list, so a case can leave it (when its feature lands) but none
+    /// can join it unnoticed.
+    void left_out() {
+        std::set<std::string> schedules;
+        for (const auto& [table, t] : tables_)
+            for (const auto& [name, e] : t.items()) {
+                std::string why;
+                if (!try_make(e, &why)) {
+                    schedules.insert(table + ":" + name);
+                    qInfo("left out %s:%s: %s", table.c_str(), name.c_str(), why.c_str());
+                }
+            }
+        const std::set<std::string> expected_schedules = {
+            "schedulers_fast.json:lcm", "schedulers_fast.json:tcd", "schedulers_fast.json:unipc"};
+        QCOMPARE(schedules, expected_schedules);
+
+        std::set<std::string> loops;
+        for (const auto& stem : golden_stems("sched_"))
+            if (!try_make(entry_of(spec_of(stem))))
+                loops.insert(stem);
+        const std::set<std::string> expected_loops = {
+            "sched_lcm_img2img_4_60", "sched_lcm_txt2img_4_100", "sched_tcd_txt2img_4_100",
+            "sched_unipc_img2img_10_50", "sched_unipc_txt2img_10_100"};
+        QCOMPARE(loops, expected_loops);
+
+        const auto pipes = daub::pipeline_goldens_left_out(daub::test::fixtures_dir());
+        for (const auto& [name, missing] : pipes)
+            qInfo("left out %s: Daub has no %s", name.c_str(), missing.c_str());
+        const std::map<std::string, std::string> expected_pipes = {
+            {"pipe_sd15_controlnet", "ControlNet"},
+            {"pipe_sd15_img2img_lcm", "the sampler lcm"},
+            {"pipe_sd15_img2img_lora_kohya", "LoRAs"},
+            {"pipe_sd15_inpaint_9ch", "inpainting"},
+            {"pipe_sd15_inpaint_9ch_strength", "inpainting"},
+            {"pipe_sd15_inpaint_blur", "inpainting"},
+            {"pipe_sd15_inpaint_masked", "inpainting"},
+            {"pipe_sd15_inpaint_only_masked", "inpainting"},
+            {"pipe_sd15_txt2img_dpmpp_2m_sde_karras", "the sampler dpmpp_2m_sde_karras"},
+            {"pipe_sd15_txt2img_lcm", "the sampler lcm"},
+            {"pipe_sd15_txt2img_loha", "LoRAs"},
+            {"pipe_sd15_txt2img_lokr", "LoRAs"},
+            {"pipe_sd15_txt2img_lora_kohya", "LoRAs"},
+            {"pipe_sd15_txt2img_lora_peft", "LoRAs"},
+            {"pipe_sd15_txt2img_lora_stack", "LoRAs"},
+            {"pipe_sd15_txt2img_taesd", "TAESD"},
+            {"pipe_sd15_txt2img_ti", "embeddings"},
+            {"pipe_sd15_txt2img_ti_negative", "embeddings"},
+            {"pipe_sd15_txt2img_unipc", "the sampler unipc"},
+            {"pipe_sdxl_inpaint_masked", "inpainting"},
+            {"pipe_sdxl_txt2img_lora_kohya", "LoRAs"},
+            {"pipe_sdxl_txt2img_ti", "embeddings"},
+            {"pipe_sdxl_txt2img_turbo", "the sampler euler_a_trailing"}};
+        QCOMPARE(pipes, expected_pipes);
+
+        // What is taken: the pipeline goldens the pipeline tests run.
+        const std::vector<std::string> taken = {
+            "pipe_sd15_img2img_euler_a",   "pipe_sd15_img2img_full_strength",
+            "pipe_sd15_img2img_pndm",      "pipe_sd15_txt2img_clipskip2",
+            "pipe_sd15_txt2img_euler_a",   "pipe_sd15_txt2img_nocfg",
+            "pipe_sd15_txt2img_pndm",      "pipe_sdxl_img2img_euler",
+            "pipe_sdxl_txt2img_euler",     "pipe_sdxl_txt2img_negative"};
+        QVERIFY(daub::pipeline_golden_names(daub::test::fixtures_dir()) == taken);
+    }
+
     // --- factory -------------------------------------------------------------
 
     void names_and_classes() {
@@ -272,9 +413,9 @@ private Q_SLOTS:
                          daub::scheduler_name_for_class(cls, name == "dpmpp_2m_karras").value_or("")),
                      QString::fromStdString(name));
             QCOMPARE(QString::fromStdString(cls),
-                     QString::fromStdString(tables_.at(name).at("class").get<std::string>()));
+                     QString::fromStdString(entry("schedulers.json", name).at("class").get<std::string>()));
             // By name on the SD 1.5 model config: the class, and what the name fixes.
-            auto sched = daub::make_scheduler(name, tables_.at("pndm").at("config"));
+            auto sched = daub::make_scheduler(name, entry("schedulers.json", "pndm").at("config"));
             QCOMPARE(QString::fromStdString(sched->class_name()), QString::fromStdString(cls));
             if (cls == "DPMSolverMultistepScheduler") {
                 QCOMPARE(QString::fromStdString(sched->config().algorithm_type), QString("dpmsolver++"));
