@@ -1,17 +1,22 @@
 #include "application.h"
 
-#include "appsettings.h"
-#include "chatcontroller.h"
-#include "engineworker.h"
-#include "gallerymodel.h"
+#include "storage/appsettings.h"
+#include "chat/chatcontroller.h"
+#include "generation/engineworker.h"
+#include "generation/modelfinder.h"
+#include "gallery/gallerymodel.h"
+#include "server/apiserver.h"
+#include "server/apiservice.h"
 
 #include <QElapsedTimer>
+#include <QFileInfo>
 #include <QGuiApplication>
 #include <QIcon>
 #include <QQmlApplicationEngine>
 #include <QQuickStyle>
 #include <QQuickWindow>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -38,33 +43,75 @@ Application::Application(std::unique_ptr<QSettings> settings, QObject* parent) :
         settings = std::make_unique<QSettings>();
     m_qsettings = settings.get(); // owned by AppSettings; leave() syncs it
     m_settings = std::make_unique<AppSettings>(std::move(settings));
-    m_controller = std::make_unique<ChatController>(m_settings.get(), &m_store, &m_cache, &m_bank);
+    m_core = std::make_unique<GenerationCore>(m_settings.get(), &m_store, &m_cache);
+    m_controller = std::make_unique<ChatController>(m_core.get(), m_settings.get(), &m_bank);
     m_gallery = std::make_unique<GalleryModel>(&m_history);
+    m_api = std::make_unique<ApiService>(m_core.get(), m_settings.get(), m_qsettings);
 }
 
 Application::~Application() { shutdown(); }
 
 void Application::setEngineFactory(EngineFactory factory) { m_factory = std::move(factory); }
 
-bool Application::start(const QString& modelPath) {
-    AppSettings::setInstance(m_settings.get());
-    ChatController::setInstance(m_controller.get());
-    GalleryModel::setInstance(m_gallery.get());
-
+void Application::startCore() {
     m_worker = new EngineWorker(m_factory);
     m_worker->moveToThread(&m_engineThread);
-    m_controller->attachWorker(m_worker);
+    m_core->attachWorker(m_worker);
 
     // The history: the previous conversation comes back, and every job
     // that ends is kept. Without it Daub still runs, and says why.
     QString historyError;
-    if (m_history.open(m_settings->historyFolder(), &historyError))
-        m_controller->setHistory(&m_history, historyError); // a damaged one was set aside
-    else
+    if (m_history.open(m_settings->historyFolder(), &historyError)) {
+        m_core->setHistory(&m_history);
+        m_controller->showHistory(historyError); // a damaged one was set aside
+    } else {
         m_controller->setHistoryError(historyError);
+    }
     m_gallery->refresh();
     m_engineThread.setObjectName(QStringLiteral("daub-engine"));
     m_engineThread.start();
+}
+
+bool Application::serve(const QString& model, const ServerConfig& config, QString* why) {
+    startCore();
+    m_server = std::make_unique<ApiServer>(m_core.get(), m_settings.get());
+    if (!m_server->start(config, why))
+        return false;
+    ModelController* models = m_core->models();
+    QString path = model.isEmpty() ? m_settings->modelPath() : model;
+    if (!path.isEmpty() && !QFileInfo::exists(path)) {
+        // A name: the first model of that name in the usual places, found
+        // now, so that the first request finds it loading.
+        const QList<FoundModel> found = ModelFinder::find(ModelFinder::commonPlaces());
+        const auto it = std::find_if(found.cbegin(), found.cend(), [&](const FoundModel& m) {
+            return m.name == path || api::modelTitle(m.path) == path || api::modelName(m.path) == path;
+        });
+        if (it == found.cend()) {
+            QStringList names;
+            for (const FoundModel& m : found)
+                names << m.name;
+            if (why)
+                *why = tr("There is no model \"%1\": give a path, or one of the models Daub found "
+                          "(%2).")
+                           .arg(path, names.isEmpty() ? tr("none") : names.join(QStringLiteral(", ")));
+            m_server->stop();
+            return false;
+        }
+        path = it->path;
+    }
+    if (!path.isEmpty())
+        models->loadModel(path);
+    models->scanForModels();
+    return true;
+}
+
+bool Application::start(const QString& modelPath) {
+    AppSettings::setInstance(m_settings.get());
+    ChatController::setInstance(m_controller.get());
+    ModelController::setInstance(m_core->models());
+    GalleryModel::setInstance(m_gallery.get());
+    ApiService::setInstance(m_api.get());
+    startCore();
 
     m_qml = std::make_unique<QQmlApplicationEngine>();
     m_qml->addImageProvider(QStringLiteral("init"), new InitImageProvider(&m_store));
@@ -75,8 +122,9 @@ bool Application::start(const QString& modelPath) {
 
     const QString model = modelPath.isEmpty() ? m_settings->modelPath() : modelPath;
     if (!model.isEmpty())
-        m_controller->models()->loadModel(model);
-    m_controller->models()->scanForModels();
+        m_core->models()->loadModel(model);
+    m_core->models()->scanForModels();
+    m_api->startIfEnabled(); // Settings → "Let other programs use Daub"
     return true;
 }
 
@@ -85,8 +133,8 @@ bool Application::stopEngine(QDeadlineTimer deadline) {
     // between steps, tiles and tensors and inside each network (its
     // blocks, layers and VAE tiles), so it is back in its event loop
     // within a fraction of a second on any model size.
-    if (m_controller)
-        m_controller->cancelEverything();
+    if (m_core)
+        m_core->cancelEverything();
     if (!m_engineThread.isRunning())
         return true;
     m_engineThread.quit();
@@ -117,6 +165,8 @@ int Application::leave(int exitCode, std::chrono::milliseconds deadline) {
 }
 
 void Application::shutdown() {
+    m_server.reset(); // no new jobs from other programs
+    m_api.reset();
     stopEngine(QDeadlineTimer(QDeadlineTimer::Forever));
     m_qml.reset(); // before the stores its image providers read
     delete m_worker;

@@ -1,14 +1,16 @@
-// The whole program, minus main(): the settings, the stores, the chat
-// controller, the engine thread with its EngineWorker, and the QML window.
-// main.cpp and the end-to-end test both build the window through this
-// class, so the test drives exactly what users run.
+// The whole program, minus main(): the settings, the stores, the
+// generation core with the engine thread and its EngineWorker, and the
+// front ends on it: the chat controller with the QML window. main.cpp and
+// the end-to-end test both build the window through this class, so the
+// test drives exactly what users run.
 #pragma once
 
-#include "enginebackend.h"
-#include "historystore.h"
+#include "generation/enginebackend.h"
+#include "storage/historystore.h"
 #include "imageproviders.h"
-#include "initimagestore.h"
-#include "resultcache.h"
+#include "storage/initimagestore.h"
+#include "generation/resultcache.h"
+#include "server/serverconfig.h"
 
 #include <QDeadlineTimer>
 #include <QObject>
@@ -28,6 +30,9 @@ class AppSettings;
 class ChatController;
 class EngineWorker;
 class GalleryModel;
+class GenerationCore;
+class ApiServer;
+class ApiService;
 
 class Application : public QObject {
     Q_OBJECT
@@ -47,6 +52,12 @@ public:
     /// Starts the engine thread and opens the window; loads `modelPath`, or
     /// the last model, or shows the welcome panel. False if QML failed.
     bool start(const QString& modelPath = {});
+    /// Headless (daub --serve): the engine, the history and the API server
+    /// on `config`, no window. `model`: a path, or the name of a model Daub
+    /// finds. false with `why` when the server cannot listen.
+    bool serve(const QString& model, const ServerConfig& config, QString* why);
+    ApiServer* server() const { return m_server.get(); }
+    ApiService* api() const { return m_api.get(); }
     /// How long leave() waits for the engine after the window closed.
     static constexpr std::chrono::milliseconds kQuitDeadline{1500};
 
@@ -67,6 +78,7 @@ public:
     void shutdown();
 
     AppSettings* settings() const { return m_settings.get(); }
+    GenerationCore* core() const { return m_core.get(); }
     ChatController* controller() const { return m_controller.get(); }
     InitImageStore* store() { return &m_store; }
     ResultCache* cache() { return &m_cache; }
@@ -80,18 +92,24 @@ public:
     QQuickWindow* window() const;
 
 private:
+    /// The engine thread and the history, for either front end.
+    void startCore();
+
     QSettings* m_qsettings = nullptr; ///< owned by m_settings
     std::unique_ptr<AppSettings> m_settings;
     InitImageStore m_store;
     ResultCache m_cache;
     ImageBank m_bank;
     HistoryStore m_history;
-    std::unique_ptr<ChatController> m_controller;
+    std::unique_ptr<GenerationCore> m_core;
+    std::unique_ptr<ChatController> m_controller; ///< after m_core: goes first
     std::unique_ptr<GalleryModel> m_gallery; ///< after m_history: goes first
     EngineFactory m_factory;
     QThread m_engineThread;
     EngineWorker* m_worker = nullptr;
     std::unique_ptr<QQmlApplicationEngine> m_qml;
+    std::unique_ptr<ApiServer> m_server; ///< headless (--serve)
+    std::unique_ptr<ApiService> m_api;   ///< the window's Settings switch
 };
 
 } // namespace daub

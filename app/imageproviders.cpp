@@ -1,6 +1,6 @@
 #include "imageproviders.h"
 
-#include "initimagestore.h"
+#include "storage/initimagestore.h"
 
 #include <QMutexLocker>
 

@@ -13,6 +13,8 @@ packages=(
   libopenblas0-openmp
   qt6-base-dev qt6-declarative-dev qt6-declarative-dev-tools qcoro-qt6-dev
   qt6-image-formats-plugins
+  # The local A1111-compatible API (app/server).
+  qt6-httpserver-dev
   qml6-module-qtqml qml6-module-qtqml-models qml6-module-qtqml-workerscript
   qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-templates
   qml6-module-qtquick-layouts qml6-module-qtquick-window qml6-module-qtquick-dialogs
@@ -33,6 +35,13 @@ packages=(
   # readable stack traces.
   clang libclang-rt-14-dev llvm
 )
+
+# Node.js and npm for the API's outside-client test (tests/api-client):
+# Debian's, unless a node and an npm are already there (e.g. NodeSource's,
+# whose nodejs carries npm and conflicts with Debian's npm package).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,7 +1,8 @@
 // Daub's settings that are not a generation's options: the history (where
 // it lives, how much disk it takes, "delete all but favourites" behind a
-// confirmation). The options panel keeps the rest (model, sizes, save
-// folder, theme).
+// confirmation) and the API for other programs (off by default; its
+// address, token and allowed web pages). The options panel keeps the rest
+// (model, sizes, save folder, theme).
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -98,6 +99,76 @@ Dialog {
             icon.height: 16
             enabled: root.deletable > 0
             onClicked: confirm.open()
+        }
+
+        SectionTitle { text: qsTr("Other programs"); Layout.topMargin: 8 }
+        Switch {
+            id: apiSwitch
+            objectName: "apiSwitch"
+            text: qsTr("Let other programs use Daub")
+            checked: ApiService.enabled
+            onToggled: ApiService.enabled = checked
+        }
+        Label {
+            Layout.fillWidth: true
+            text: qsTr("Open WebUI, SillyTavern, Krita and other programs that speak AUTOMATIC1111's API can send prompts to Daub; their jobs appear in this chat.")
+            color: Theme.mutedText
+            wrapMode: Text.Wrap
+        }
+        GridLayout {
+            Layout.fillWidth: true
+            columns: 2
+            columnSpacing: 14
+            rowSpacing: 6
+            Label { text: qsTr("Address"); color: Theme.mutedText }
+            TextEdit {
+                objectName: "apiUrl"
+                Layout.fillWidth: true
+                text: ApiService.running ? ApiService.url : qsTr("not running")
+                readOnly: true
+                selectByMouse: true
+                color: ApiService.running ? Theme.text : Theme.faintText
+                selectionColor: Theme.accent
+                selectedTextColor: Theme.accentText
+                font.weight: ApiService.running ? Font.DemiBold : Font.Normal
+            }
+            Label { text: qsTr("Listen on"); color: Theme.mutedText }
+            TextField {
+                objectName: "apiListen"
+                Layout.fillWidth: true
+                text: ApiService.listen
+                placeholderText: "127.0.0.1:7860"
+                onEditingFinished: ApiService.listen = text
+                ToolTip.visible: hovered
+                ToolTip.text: qsTr("127.0.0.1 is this machine only; another address lets other machines in and needs a token.")
+            }
+            Label { text: qsTr("Token"); color: Theme.mutedText }
+            TextField {
+                objectName: "apiToken"
+                Layout.fillWidth: true
+                text: ApiService.token
+                echoMode: TextInput.Password
+                placeholderText: qsTr("none (this machine only)")
+                onEditingFinished: ApiService.token = text
+            }
+            Label { text: qsTr("Web pages"); color: Theme.mutedText }
+            TextField {
+                objectName: "apiOrigins"
+                Layout.fillWidth: true
+                text: ApiService.origins
+                placeholderText: qsTr("none; e.g. http://localhost:3000")
+                onEditingFinished: ApiService.origins = text
+                ToolTip.visible: hovered
+                ToolTip.text: qsTr("Web pages allowed to call Daub from a browser; others are refused.")
+            }
+        }
+        Label {
+            objectName: "apiError"
+            Layout.fillWidth: true
+            visible: ApiService.error !== ""
+            text: ApiService.error
+            color: Theme.danger
+            wrapMode: Text.Wrap
         }
     }
 

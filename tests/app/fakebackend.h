@@ -9,7 +9,7 @@
 #pragma once
 
 #include "core/errors.h"
-#include "enginebackend.h"
+#include "generation/enginebackend.h"
 
 #include <QFileInfo>
 #include <QMutex>

@@ -15,11 +15,11 @@
 // fallback that ends a process whose engine is stuck in one call), the
 // process ended in < 2000 ms with exit code 0, and nothing crashed or
 // complained on stderr. The fallback has its own case: a deadline of 0 ms.
-#include "appsettings.h"
+#include "storage/appsettings.h"
 #include "application.h"
-#include "chatcontroller.h"
-#include "engineworker.h"
-#include "modelcontroller.h"
+#include "chat/chatcontroller.h"
+#include "generation/engineworker.h"
+#include "generation/modelcontroller.h"
 
 #include <QCoreApplication>
 #include <QDir>

@@ -3,9 +3,10 @@
 // folder and a single file with nothing beside it) and init-image changes
 // interleaved. Every job must end done, failed or cancelled; nothing may
 // crash or hang; resident memory must stay flat after warm-up.
-#include "appsettings.h"
-#include "chatcontroller.h"
-#include "engineworker.h"
+#include "storage/appsettings.h"
+#include "chat/chatcontroller.h"
+#include "generation/generationcore.h"
+#include "generation/engineworker.h"
 #include "imageproviders.h"
 #include "testsupport.h"
 
@@ -58,11 +59,12 @@ private Q_SLOTS:
         InitImageStore store;
         ResultCache cache;
         ImageBank bank;
-        ChatController controller(&settings, &store, &cache, &bank);
+        GenerationCore core(&settings, &store, &cache);
+        ChatController controller(&core, &settings, &bank);
         QThread thread;
         auto* worker = new EngineWorker(&makePipelineBackend);
         worker->moveToThread(&thread);
-        controller.attachWorker(worker);
+        core.attachWorker(worker);
         thread.start();
 
         QRandomGenerator rng(20261201);

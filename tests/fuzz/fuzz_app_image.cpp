@@ -1,7 +1,7 @@
-// libFuzzer target: the app's image intake (app/imagedecoder.h
+// libFuzzer target: the app's image intake (app/storage/imagedecoder.h
 // ImageDecoder::decodeData: Qt's image plugins for PNG, JPEG, WebP and BMP,
 // the completeness checks, the 50 megapixel limit, alpha on white) and the
-// PNG text reader (app/pngmetadata.h readPngText: tEXt, zTXt, iTXt with a
+// PNG text reader (app/storage/pngmetadata.h readPngText: tEXt, zTXt, iTXt with a
 // bounded inflate), with the A1111 text it finds parsed as the app does
 // (a1111::parse).
 //
@@ -13,8 +13,8 @@
 // decoder's promises (an ok image that is not RGB888 within the limit; a
 // failure without a sentence) is a finding.
 #include "fuzz_support.h"
-#include "imagedecoder.h"
-#include "pngmetadata.h"
+#include "storage/imagedecoder.h"
+#include "storage/pngmetadata.h"
 
 #include <QBuffer>
 #include <QGuiApplication>

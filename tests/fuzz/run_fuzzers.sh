@@ -37,7 +37,7 @@ if [ "${1:-}" = --time ]; then
   seconds=${2:?"--time needs a number of seconds"}
   shift 2
 fi
-all=(torch_pickle weight_file checkpoint image app_image image_parameters prompt_syntax
+all=(torch_pickle weight_file checkpoint image app_image api_request image_parameters prompt_syntax
      tokenizer_prompt tokenizer_files)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
@@ -53,15 +53,16 @@ jobs=${DAUB_FUZZ_JOBS:-$(nproc)}
 # passed 10 s changed the coverage seen (cov ±2), so image stops at 25,000.
 declare -A runs=(
   [torch_pickle]=1200000 [weight_file]=800000 [checkpoint]=8000 [image]=25000
-  [app_image]=600000 [image_parameters]=1500000 [prompt_syntax]=400000
+  [app_image]=600000 [api_request]=300000 [image_parameters]=1500000 [prompt_syntax]=400000
   [tokenizer_prompt]=18000 [tokenizer_files]=40000
 )
 declare -A max_len=(
   [torch_pickle]=4096 [weight_file]=4096 [checkpoint]=40960 [image]=4096 [app_image]=4096
+  [api_request]=4096
   [image_parameters]=4096 [prompt_syntax]=4096 [tokenizer_prompt]=4096 [tokenizer_files]=4096
 )
 declare -A timeout=(
-  [torch_pickle]=10 [weight_file]=20 [checkpoint]=30 [image]=20 [app_image]=20
+  [torch_pickle]=10 [weight_file]=20 [checkpoint]=30 [image]=20 [app_image]=20 [api_request]=10
   [image_parameters]=10 [prompt_syntax]=10 [tokenizer_prompt]=10 [tokenizer_files]=20
 )
 fixed_seed=1913 # any fixed number; changing it changes every fixed run
@@ -186,7 +187,7 @@ for t in "${targets[@]}"; do
     head -c 65536 "$f" | base64 | head -200
     echo "--- replay it:   $build/fuzz_$t -timeout=${timeout[$t]} -rss_limit_mb=2048 $f"
     replay=build/tests/fuzz/fuzz_replay
-    [ "$t" = app_image ] && replay=build/tests/fuzz/fuzz_replay_app
+    [ "$t" = app_image ] || [ "$t" = api_request ] && replay=build/tests/fuzz/fuzz_replay_app
     echo "    or, without sanitizers, after the normal build: $replay $t $f"
   done
   echo "--- the whole run again: tests/fuzz/run_fuzzers.sh $t   (or: $(cat "$findings/command"))"
