@@ -144,6 +144,7 @@ const std::vector<SamplerName>& sampler_names() {
         {"euler_a", "Euler a"}, {"euler", "Euler"},   {"dpmpp_2m", "DPM++ 2M"},
         {"dpmpp_2m_karras", "DPM++ 2M Karras"},      {"ddim", "DDIM"},
         {"pndm", "PLMS"},       {"lms", "LMS"},       {"heun", "Heun"},
+        {"dpmpp_2m_sde_karras", "DPM++ 2M SDE Karras"},
     };
     return names;
 }

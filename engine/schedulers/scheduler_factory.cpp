@@ -31,8 +31,11 @@ const NamedScheduler kNamed[] = {
     {"euler_a", "EulerAncestralDiscreteScheduler"},
     {"dpmpp_2m", "DPMSolverMultistepScheduler"},
     {"dpmpp_2m_karras", "DPMSolverMultistepScheduler"},
+    {"dpmpp_2m_sde_karras", "DPMSolverMultistepScheduler"},
     {"lms", "LMSDiscreteScheduler"},
     {"heun", "HeunDiscreteScheduler"},
+    // SDXL-Turbo's: Euler a on trailing timesteps (1-4 steps, no CFG).
+    {"euler_a_trailing", "EulerAncestralDiscreteScheduler"},
 };
 
 void apply_overrides(SchedulerConfig& config, const nlohmann::json& overrides) {
@@ -82,11 +85,13 @@ SchedulerConfig scheduler_config_for_name(const std::string& name,
     SchedulerConfig config = SchedulerConfig::defaults_for(scheduler_class_for_name(name));
     if (!model_scheduler_config.is_null())
         config.update_from_json(model_scheduler_config);
-    if (name == "dpmpp_2m" || name == "dpmpp_2m_karras") {
-        config.algorithm_type = "dpmsolver++";
+    if (name == "dpmpp_2m" || name == "dpmpp_2m_karras" || name == "dpmpp_2m_sde_karras") {
+        config.algorithm_type = name == "dpmpp_2m_sde_karras" ? "sde-dpmsolver++" : "dpmsolver++";
         config.solver_order = 2;
-        config.use_karras_sigmas = name == "dpmpp_2m_karras";
+        config.use_karras_sigmas = name != "dpmpp_2m";
     }
+    if (name == "euler_a_trailing")
+        config.timestep_spacing = "trailing";
     apply_overrides(config, overrides);
     return config;
 }

@@ -68,7 +68,8 @@ std::map<std::string, std::string> pipeline_goldens_left_out(const std::string& 
 }
 
 GoldenCase read_golden_case(const std::string& fixtures_dir, const std::string& name) {
-    const nlohmann::json j = read_json_file(golden_path(fixtures_dir, name + ".json"));
+    // read_scheduler_config: the golden's scheduler_config may hold -Infinity.
+    const nlohmann::json j = read_scheduler_config(golden_path(fixtures_dir, name + ".json"));
     GoldenCase c;
     c.model = j.at("model").get<std::string>();
     GenerationRequest& req = c.request;

@@ -6,12 +6,13 @@
 // types a prompt, sends with Ctrl+Enter, waits for the finished message,
 // and checks the PNG: it decodes, has the A1111 parameters and the right
 // size. Screenshots of the window go to <build>/artifacts/.
-#include "appsettings.h"
+#include "storage/appsettings.h"
 #include "application.h"
-#include "chatcontroller.h"
-#include "gallerymodel.h"
+#include "chat/chatcontroller.h"
+#include "gallery/gallerymodel.h"
+#include "server/apiservice.h"
 #include "imageproviders.h"
-#include "pngmetadata.h"
+#include "storage/pngmetadata.h"
 #include "testsupport.h"
 #ifdef DAUB_FAKE_ENGINE
 #include "fakebackend.h"
@@ -22,7 +23,13 @@
 #include <QDir>
 #include <QGuiApplication>
 #include <QImageReader>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QMimeData>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QTcpServer>
 #include <QQmlApplicationEngine>
 #include <QQuickItem>
 #include <QQuickWindow>
@@ -795,6 +802,72 @@ private Q_SLOTS:
                      GalleryModel::formatBytes(gallery->diskUsage()));
         QMetaObject::invokeMethod(dialog, "close");
         QTRY_VERIFY(!dialog->property("visible").toBool());
+    }
+
+    void settingsLetOtherProgramsIn() {
+        ChatController* chat = m_app->controller();
+        ApiService* api = m_app->api();
+        QVERIFY(!api->enabled()); // off by default
+        QTcpServer probe;
+        QVERIFY(probe.listen(QHostAddress::LocalHost, 0));
+        const quint16 port = probe.serverPort();
+        probe.close();
+        api->setListen(QStringLiteral("127.0.0.1:%1").arg(port));
+        click(item("settingsButton"));
+        QObject* dialog = m_app->window()->findChild<QObject*>(QStringLiteral("settingsDialog"));
+        QTRY_VERIFY(dialog->property("opened").toBool());
+        QQuickItem* toggle = item("apiSwitch");
+        QVERIFY(toggle);
+        QCOMPARE(item("apiUrl")->property("text").toString(), QStringLiteral("not running"));
+        click(toggle);
+        QTRY_VERIFY(api->running());
+        const QString url = QStringLiteral("http://127.0.0.1:%1").arg(port);
+        QTRY_COMPARE(item("apiUrl")->property("text").toString(), url);
+        QTest::qWait(200);
+        saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "settings_api.png"));
+        QMetaObject::invokeMethod(dialog, "close");
+        QTRY_VERIFY(!dialog->property("visible").toBool());
+
+        // A program's request shows in the chat, marked, and its PNG comes back.
+        QNetworkAccessManager net;
+        auto post = [&](const QJsonObject& body) {
+            QNetworkRequest request(QUrl(url + QStringLiteral("/sdapi/v1/txt2img")));
+            request.setHeader(QNetworkRequest::ContentTypeHeader, QStringLiteral("application/json"));
+            return net.post(request, QJsonDocument(body).toJson());
+        };
+        const int rows = chat->messages()->count();
+        QNetworkReply* reply = post({{QStringLiteral("prompt"), QStringLiteral("from a script")},
+                                     {QStringLiteral("width"), 64}, {QStringLiteral("height"), 64},
+                                     {QStringLiteral("steps"), 3}, {QStringLiteral("seed"), 31}});
+        QTRY_VERIFY_WITH_TIMEOUT(reply->isFinished(), 60000);
+        QCOMPARE(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
+        const QJsonObject answer = QJsonDocument::fromJson(reply->readAll()).object();
+        QImage png;
+        QVERIFY(png.loadFromData(QByteArray::fromBase64(
+            answer.value(QStringLiteral("images")).toArray().at(0).toString().toLatin1())));
+        QCOMPARE(png.size(), QSize(64, 64));
+        QCOMPARE(chat->messages()->count(), rows + 2);
+        QCOMPARE(chat->messages()->at(rows).text, QStringLiteral("from a script"));
+        QVERIFY2(chat->messages()->at(rows).details.contains(QStringLiteral("from another program")),
+                 qPrintable(chat->messages()->at(rows).details));
+        reply->deleteLater();
+
+        // And the window cancels it like its own: the program gets no image.
+        reply = post({{QStringLiteral("prompt"), QStringLiteral("cancelled from the chat")},
+                      {QStringLiteral("width"), 64}, {QStringLiteral("height"), 64},
+                      {QStringLiteral("steps"), 150}});
+        QTRY_COMPARE_WITH_TIMEOUT(chat->messages()->count(), rows + 4, 10000);
+        const qint64 job = chat->messages()->at(rows + 3).jobId;
+        QTRY_VERIFY(chat->queue()->busy());
+        QVERIFY(chat->cancel(job));
+        QTRY_VERIFY_WITH_TIMEOUT(reply->isFinished(), 30000);
+        QCOMPARE(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
+        QVERIFY(QJsonDocument::fromJson(reply->readAll()).object().value(QStringLiteral("images"))
+                    .toArray().isEmpty());
+        reply->deleteLater();
+
+        api->setEnabled(false);
+        QVERIFY(!api->running());
     }
 
     void cleanupTestCase() {

@@ -374,7 +374,6 @@ private Q_SLOTS:
             {"pipe_sd15_inpaint_blur", "inpainting"},
             {"pipe_sd15_inpaint_masked", "inpainting"},
             {"pipe_sd15_inpaint_only_masked", "inpainting"},
-            {"pipe_sd15_txt2img_dpmpp_2m_sde_karras", "the sampler dpmpp_2m_sde_karras"},
             {"pipe_sd15_txt2img_lcm", "the sampler lcm"},
             {"pipe_sd15_txt2img_loha", "LoRAs"},
             {"pipe_sd15_txt2img_lokr", "LoRAs"},
@@ -387,41 +386,51 @@ private Q_SLOTS:
             {"pipe_sd15_txt2img_unipc", "the sampler unipc"},
             {"pipe_sdxl_inpaint_masked", "inpainting"},
             {"pipe_sdxl_txt2img_lora_kohya", "LoRAs"},
-            {"pipe_sdxl_txt2img_ti", "embeddings"},
-            {"pipe_sdxl_txt2img_turbo", "the sampler euler_a_trailing"}};
+            {"pipe_sdxl_txt2img_ti", "embeddings"}};
         QCOMPARE(pipes, expected_pipes);
 
         // What is taken: the pipeline goldens the pipeline tests run.
         const std::vector<std::string> taken = {
             "pipe_sd15_img2img_euler_a",   "pipe_sd15_img2img_full_strength",
             "pipe_sd15_img2img_pndm",      "pipe_sd15_txt2img_clipskip2",
+            "pipe_sd15_txt2img_dpmpp_2m_sde_karras",
             "pipe_sd15_txt2img_euler_a",   "pipe_sd15_txt2img_nocfg",
             "pipe_sd15_txt2img_pndm",      "pipe_sdxl_img2img_euler",
-            "pipe_sdxl_txt2img_euler",     "pipe_sdxl_txt2img_negative"};
+            "pipe_sdxl_txt2img_euler",     "pipe_sdxl_txt2img_negative",
+            "pipe_sdxl_txt2img_turbo"};
         QVERIFY(daub::pipeline_golden_names(daub::test::fixtures_dir()) == taken);
     }
 
     // --- factory -------------------------------------------------------------
 
     void names_and_classes() {
-        const std::vector<std::string> expected = {"pndm", "ddim", "euler", "euler_a",
-                                                   "dpmpp_2m", "dpmpp_2m_karras", "lms", "heun"};
+        const std::vector<std::string> expected = {
+            "pndm", "ddim", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras",
+            "dpmpp_2m_sde_karras", "lms", "heun", "euler_a_trailing"};
         QVERIFY(daub::scheduler_names() == expected);
+        // Names that are a setting of another name's class: not what a
+        // model's scheduler_config.json is read as.
+        const std::set<std::string> variants = {"dpmpp_2m_sde_karras", "euler_a_trailing"};
         for (const auto& name : daub::scheduler_names()) {
             const auto cls = daub::scheduler_class_for_name(name);
-            QCOMPARE(QString::fromStdString(
-                         daub::scheduler_name_for_class(cls, name == "dpmpp_2m_karras").value_or("")),
-                     QString::fromStdString(name));
-            QCOMPARE(QString::fromStdString(cls),
-                     QString::fromStdString(entry("schedulers.json", name).at("class").get<std::string>()));
+            if (!variants.count(name)) {
+                QCOMPARE(QString::fromStdString(
+                             daub::scheduler_name_for_class(cls, name == "dpmpp_2m_karras").value_or("")),
+                         QString::fromStdString(name));
+                QCOMPARE(QString::fromStdString(cls),
+                         QString::fromStdString(entry("schedulers.json", name).at("class").get<std::string>()));
+            }
             // By name on the SD 1.5 model config: the class, and what the name fixes.
             auto sched = daub::make_scheduler(name, entry("schedulers.json", "pndm").at("config"));
             QCOMPARE(QString::fromStdString(sched->class_name()), QString::fromStdString(cls));
             if (cls == "DPMSolverMultistepScheduler") {
-                QCOMPARE(QString::fromStdString(sched->config().algorithm_type), QString("dpmsolver++"));
+                QCOMPARE(QString::fromStdString(sched->config().algorithm_type),
+                         QString(name == "dpmpp_2m_sde_karras" ? "sde-dpmsolver++" : "dpmsolver++"));
                 QCOMPARE(sched->config().solver_order, 2);
-                QCOMPARE(sched->config().use_karras_sigmas, name == "dpmpp_2m_karras");
+                QCOMPARE(sched->config().use_karras_sigmas, name != "dpmpp_2m");
             }
+            if (name == "euler_a_trailing")
+                QCOMPARE(QString::fromStdString(sched->config().timestep_spacing), QString("trailing"));
         }
         QVERIFY(!daub::scheduler_name_for_class("UniPCMultistepScheduler").has_value());
     }
