@@ -99,6 +99,17 @@ private:
     const QJsonObject& m_object;
 };
 
+} // namespace
+
+QString shown(const QString& value) {
+    QString out;
+    for (const QChar c : value.left(80))
+        out += c.isPrint() ? c : QChar(u' ');
+    return value.size() > 80 ? out + QStringLiteral("…") : out;
+}
+
+namespace {
+
 /// "name [hash]" → "name".
 QString withoutHash(const QString& name) {
     static const QRegularExpression hash(QStringLiteral("\\s*\\[[0-9a-fA-F]{8,64}\\]$"));
@@ -108,7 +119,7 @@ QString withoutHash(const QString& name) {
 QString namesOf(const QList<Choice>& list) {
     QStringList names;
     for (const Choice& c : list)
-        names << c.name;
+        names << shown(c.name);
     return names.isEmpty() ? QStringLiteral("none") : names.join(QStringLiteral(", "));
 }
 
@@ -259,7 +270,7 @@ std::variant<GenerateRequest, Failure> parseGenerate(const QByteArray& body, boo
             const Choice* found = findModel(choices, model);
             if (!found)
                 return invalid(QStringLiteral("No model named \"%1\"; Daub found: %2.")
-                                   .arg(model, namesOf(choices.models)));
+                                   .arg(shown(model), namesOf(choices.models)));
             out.modelPath = found->path;
         }
         r.clipSkip = int(of.integer("CLIP_stop_at_last_layers", r.clipSkip, 1, 12));
@@ -272,7 +283,7 @@ std::variant<GenerateRequest, Failure> parseGenerate(const QByteArray& body, boo
                                              [&](const Choice& c) { return c.name == vae; });
                 if (it == choices.vaes.cend())
                     return invalid(QStringLiteral("No VAE named \"%1\"; Daub found: %2.")
-                                       .arg(vae, namesOf(choices.vaes)));
+                                       .arg(shown(vae), namesOf(choices.vaes)));
                 out.vaePath = it->path;
             }
         }
@@ -290,7 +301,7 @@ std::variant<GenerateRequest, Failure> parseGenerate(const QByteArray& body, boo
         if (!upscaler)
             return invalid(QStringLiteral("hr_upscaler \"%1\" is not one Daub has; it upscales with "
                                           "the Real-ESRGAN models it found: %2.")
-                               .arg(name, namesOf(choices.upscalers)));
+                               .arg(shown(name), namesOf(choices.upscalers)));
         const double scale = f.real("hr_scale", 2.0, 1.0, 4.0);
         if (scale != 2.0 && scale != 4.0)
             return invalid(QStringLiteral("hr_scale must be 2 or 4; it was %1.").arg(scale));
@@ -363,7 +374,7 @@ std::variant<UpscaleImage, Failure> parseUpscale(const QByteArray& body,
     const Choice* upscaler = findUpscaler(choices, name);
     if (!upscaler)
         return invalid(QStringLiteral("upscaler_1 \"%1\" is not one Daub has; it found: %2.")
-                           .arg(name, namesOf(choices.upscalers)));
+                           .arg(shown(name), namesOf(choices.upscalers)));
     if (level != 2.0 && level != 4.0)
         return invalid(QStringLiteral("upscaling_resize must be 2 or 4; it was %1.").arg(level));
     out.upscalerPath = upscaler->path;
@@ -372,7 +383,7 @@ std::variant<UpscaleImage, Failure> parseUpscale(const QByteArray& body,
 }
 
 QString infoText(const GenerateRequest& request, const QList<Produced>& images,
-                 const QString& modelName, const QString& samplerLabel) {
+                 const QString& modelName, const QString& samplerLabel, const QDateTime& when) {
     const JobRecipe& r = request.recipe;
     QJsonArray seeds, prompts, negatives, subseeds, infotexts;
     for (const Produced& p : images) {
@@ -415,7 +426,7 @@ QString infoText(const GenerateRequest& request, const QList<Produced>& images,
         {QStringLiteral("infotexts"), infotexts},
         {QStringLiteral("styles"), QJsonArray()},
         {QStringLiteral("job_timestamp"),
-         QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMddHHmmss"))},
+         when.toString(QStringLiteral("yyyyMMddHHmmss"))},
         {QStringLiteral("clip_skip"), r.clipSkip},
         {QStringLiteral("is_using_inpainting_conditioning"), false},
         {QStringLiteral("version"), QStringLiteral("Daub " DAUB_VERSION)},

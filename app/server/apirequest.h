@@ -10,6 +10,7 @@
 #include "generation/jobplan.h"
 
 #include <QByteArray>
+#include <QDateTime>
 #include <QJsonObject>
 #include <QList>
 #include <QString>
@@ -52,6 +53,10 @@ struct ApiChoices {
     QString currentModelPath; ///< the model loaded (or loading) now
     int clipSkip = 1;         ///< the options' CLIP_stop_at_last_layers
 };
+
+/// A value from a request as a refusal may quote it: printable, at most 80
+/// characters.
+QString shown(const QString& value);
 
 /// A model's A1111 names: title "file.safetensors" and model_name "file".
 QString modelTitle(const QString& path);
@@ -102,6 +107,6 @@ struct Produced {
 /// The answer's `info`: A1111's JSON string (prompt, seed, all_seeds,
 /// infotexts, …) for a request and the images it produced.
 QString infoText(const GenerateRequest& request, const QList<Produced>& images,
-                 const QString& modelName, const QString& samplerLabel);
+                 const QString& modelName, const QString& samplerLabel, const QDateTime& when);
 
 } // namespace daub::api

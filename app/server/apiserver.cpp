@@ -456,7 +456,7 @@ std::optional<api::Failure> ApiServer::setOptions(const QJsonObject& options) {
                 names << m.name;
             return api::Failure{422, QStringLiteral("ValidationError"),
                                 tr("No model named \"%1\"; Daub found: %2.")
-                                    .arg(model.toString(),
+                                    .arg(api::shown(model.toString()),
                                          names.isEmpty() ? tr("none") : names.join(QStringLiteral(", ")))};
         }
         modelPath = found->path;
@@ -720,7 +720,8 @@ void ApiServer::answer(Pending& p) {
           QJsonObject{{QStringLiteral("images"), encoded},
                       {QStringLiteral("parameters"), p.request.echo},
                       {QStringLiteral("info"),
-                       api::infoText(p.request, images, p.request.recipe.modelName, sampler)}},
+                       api::infoText(p.request, images, p.request.recipe.modelName, sampler,
+                                     QDateTime::currentDateTime())}},
           200, p.cors);
 }
 

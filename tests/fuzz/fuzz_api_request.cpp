@@ -116,7 +116,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     API_CHECK(plan.job.request.width == r.width && plan.job.request.height == r.height,
                     "the engine request has the request's size");
     const QString info = infoText(g, {{QByteArray("png"), r.prompt, r.seed}}, r.modelName,
-                                  QStringLiteral("Euler"));
+                                  QStringLiteral("Euler"),
+                                  QDateTime(QDate(2026, 1, 2), QTime(3, 4, 5)));
     API_CHECK(!info.isEmpty(), "an info text");
     return 0;
 }

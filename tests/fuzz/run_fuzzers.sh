@@ -53,7 +53,7 @@ jobs=${DAUB_FUZZ_JOBS:-$(nproc)}
 # passed 10 s changed the coverage seen (cov ±2), so image stops at 25,000.
 declare -A runs=(
   [torch_pickle]=1200000 [weight_file]=800000 [checkpoint]=8000 [image]=25000
-  [app_image]=600000 [api_request]=300000 [image_parameters]=1500000 [prompt_syntax]=400000
+  [app_image]=600000 [api_request]=1000000 [image_parameters]=1500000 [prompt_syntax]=400000
   [tokenizer_prompt]=18000 [tokenizer_files]=40000
 )
 declare -A max_len=(
@@ -107,7 +107,7 @@ pin=()
 if [ "$mode" = fixed ]; then
   fixed_env=(env -i "PATH=/usr/bin:/bin" "ASAN_OPTIONS=$ASAN_OPTIONS"
              "UBSAN_OPTIONS=$UBSAN_OPTIONS" "QT_QPA_PLATFORM=offscreen" "OMP_NUM_THREADS=1"
-             "OMP_WAIT_POLICY=PASSIVE")
+             "OMP_WAIT_POLICY=PASSIVE" "QT_HASH_SEED=0") # Qt seeds its hashes per process otherwise
   if setarch "$(uname -m)" -R true 2> /dev/null; then
     pin=("${fixed_env[@]}" setarch "$(uname -m)" -R)
   else

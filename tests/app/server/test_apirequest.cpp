@@ -194,13 +194,15 @@ private Q_SLOTS:
     void infoIsA1111s() {
         GenerateRequest g = accepted({{QStringLiteral("prompt"), QStringLiteral("p")}, {QStringLiteral("batch_size"), 2}});
         const QString text = infoText(g, {{"png", QStringLiteral("p\nSteps: 50"), 7}, {"png", QStringLiteral("q"), 8}},
-                                      QStringLiteral("tiny-sd15"), QStringLiteral("Euler"));
+                                      QStringLiteral("tiny-sd15"), QStringLiteral("Euler"),
+                                      QDateTime(QDate(2026, 1, 2), QTime(3, 4, 5)));
         const QJsonObject info = QJsonDocument::fromJson(text.toUtf8()).object();
         QCOMPARE(info.value(QStringLiteral("seed")).toInteger(), 7);
         QCOMPARE(info.value(QStringLiteral("all_seeds")).toArray(), QJsonArray({7, 8}));
         QCOMPARE(info.value(QStringLiteral("infotexts")).toArray().at(0).toString(), QStringLiteral("p\nSteps: 50"));
         QCOMPARE(info.value(QStringLiteral("sd_model_name")).toString(), QStringLiteral("tiny-sd15"));
         QCOMPARE(info.value(QStringLiteral("batch_size")).toInt(), 2);
+        QCOMPARE(info.value(QStringLiteral("job_timestamp")).toString(), QStringLiteral("20260102030405"));
     }
 
     void listenAddresses() {
