@@ -305,12 +305,15 @@ private Q_SLOTS:
         QJsonObject p;
         QElapsedTimer timer;
         timer.start();
-        while (progress <= 0.01 && timer.elapsed() < 60000) {
+        // Until it has moved and shows the step preview.
+        while ((progress <= 0.01 || !p.value(QStringLiteral("current_image")).isString()) &&
+               timer.elapsed() < 60000) {
             QTest::qWait(100);
             p = server.get(QStringLiteral("progress")).object();
             progress = p.value(QStringLiteral("progress")).toDouble();
         }
         QVERIFY2(progress > 0.01, QJsonDocument(p).toJson().constData());
+        QVERIFY(!decodeImage(p.value(QStringLiteral("current_image"))).isNull());
         QCOMPARE(p.value(QStringLiteral("state")).toObject().value(QStringLiteral("job_count")).toInt(), 1);
         QVERIFY(p.value(QStringLiteral("state")).toObject().value(QStringLiteral("sampling_steps")).toInt() == 150);
         QVERIFY(p.value(QStringLiteral("eta_relative")).toDouble() > 0);
