@@ -56,7 +56,7 @@ ApplicationWindow {
     Shortcut {
         sequence: "Esc"
         enabled: ChatController.queue.busy && !window.galleryOpen
-        onActivated: ChatController.queue.cancelRunning()
+        onActivated: ChatController.cancelRunningSend() // and the rest of its batch
     }
 
     // Ctrl+S saves the selected result (the newest one when none is

@@ -451,13 +451,18 @@ Pane {
                         objectName: "upscalerCombo"
                         Layout.fillWidth: true
                         textRole: "name"
-                        model: (root.models ? root.models.foundUpscalers : [])
+                        // "None" first (no super-resolution), the upscalers
+                        // found, then a file of the user's choosing.
+                        model: [{ name: qsTr("None"), path: "", none: true }]
+                               .concat(root.models ? root.models.foundUpscalers : [])
                                .concat([{ name: qsTr("Choose a file\u2026"), path: "" }])
                         displayText: root.models && root.models.upscalerName !== "" ? root.models.upscalerName
                                                                                 : qsTr("None")
                         onActivated: (index) => {
                             const entry = model[index]
-                            if (entry.path === "")
+                            if (entry.none)
+                                root.models.setUpscaler("")
+                            else if (entry.path === "")
                                 root.pickUpscalerFile()
                             else
                                 root.models.setUpscaler(entry.path)

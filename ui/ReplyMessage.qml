@@ -268,7 +268,7 @@ Item {
                         }
                         ToolTip.visible: cellHover.hovered
                         ToolTip.delay: 600
-                        ToolTip.text: qsTr("Seed %1").arg(modelData.seed)
+                        ToolTip.text: qsTr("Seed %1").arg(modelData.seedText)
                         HoverHandler { id: cellHover }
                     }
                 }

@@ -60,7 +60,9 @@ Dialog {
             Label {
                 objectName: "historyImageCount"
                 Layout.fillWidth: true
-                text: qsTr("%1, of which %2 favourites").arg(GalleryModel.totalCount).arg(GalleryModel.favouriteCount)
+                text: GalleryModel.favouriteCount === 0 ? String(GalleryModel.totalCount)
+                    : GalleryModel.favouriteCount === 1 ? qsTr("%1, of which 1 favourite").arg(GalleryModel.totalCount)
+                    : qsTr("%1, of which %2 favourites").arg(GalleryModel.totalCount).arg(GalleryModel.favouriteCount)
                 color: Theme.text
             }
             Label { text: qsTr("Folder"); color: Theme.mutedText; Layout.alignment: Qt.AlignTop }

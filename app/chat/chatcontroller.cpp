@@ -65,6 +65,13 @@ void ChatController::setInstance(ChatController* instance) {
 
 // ---- sending ---------------------------------------------------------------
 
+void ChatController::cancelRunningSend() {
+    const int cancelled = m_core->cancelRunningBatch();
+    if (cancelled > 1)
+        notice(tr("Cancelled this Send: the running image and the %n waiting after it.", nullptr,
+                  cancelled - 1));
+}
+
 int ChatController::stepsToRun(int steps, double strength) const {
     return img2img_steps(steps, strength); // the engine's own count
 }

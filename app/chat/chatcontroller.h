@@ -75,6 +75,9 @@ public:
     /// (and a notice in the chat) when nothing can run.
     Q_INVOKABLE qint64 send(const QString& prompt, const QString& negativePrompt = {});
     Q_INVOKABLE bool cancel(qint64 jobId) { return m_core->cancel(jobId); }
+    /// Esc: cancels the running job and the rest of its Send (a batch's
+    /// waiting images), saying so when there were more than one.
+    Q_INVOKABLE void cancelRunningSend();
     /// Steps an img2img job runs: the engine's img2img_steps().
     Q_INVOKABLE int stepsToRun(int steps, double strength) const;
     /// A new random seed (the dice).

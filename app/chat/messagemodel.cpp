@@ -59,6 +59,8 @@ QVariant MessageModel::data(const QModelIndex& index, int role) const {
                                 {QStringLiteral("width"), image.width},
                                 {QStringLiteral("height"), image.height},
                                 {QStringLiteral("seed"), image.seed},
+                                // as text: QML's arg() writes a number as %g (3.91855e+09)
+                                {QStringLiteral("seedText"), QString::number(image.seed)},
                                 {QStringLiteral("error"), image.error},
                                 {QStringLiteral("deleted"), image.deleted}};
         return list;
@@ -329,9 +331,17 @@ void MessageModel::endBatchImage(Message& m, qint64 jobId, Status status) {
         parts << tr("%n failed", nullptr, failed);
     if (cancelled)
         parts << tr("%n cancelled", nullptr, cancelled);
-    if (done > 0)
+    if (done > 0) {
+        // The seeds of the images made (a failed or cancelled one has none).
+        qint64 low = -1, high = -1;
+        for (const BatchImage& i : m.images)
+            if (i.status == Status::Done) {
+                low = low < 0 ? i.seed : std::min(low, i.seed);
+                high = std::max(high, i.seed);
+            }
         parts << tr("%1\u00d7%2").arg(m.imageWidth).arg(m.imageHeight)
-              << tr("seeds %1\u2013%2").arg(m.images.front().seed).arg(m.images.back().seed);
+              << (low == high ? tr("seed %1").arg(low) : tr("seeds %1\u2013%2").arg(low).arg(high));
+    }
     m.statusText = parts.join(QStringLiteral(" \u00b7 "));
     if (!m.fromCache && m.elapsedMs > 0 && done > 0)
         m.statusText += tr(" \u00b7 %1").arg(formatDuration(m.elapsedMs));

@@ -66,6 +66,19 @@ void GenerationCore::cancelEverything() {
     m_models.cancelAll();
 }
 
+int GenerationCore::cancelRunningBatch() {
+    const std::optional<qint64> running = m_queue.running();
+    if (!running)
+        return 0;
+    const qint64 batch = m_batches.value(*running).batch;
+    int cancelled = 0;
+    for (const qint64 id : m_queue.waiting())
+        if (m_batches.contains(id) && m_batches.value(id).batch == batch)
+            cancelled += m_queue.cancel(id);
+    cancelled += m_queue.cancel(*running);
+    return cancelled;
+}
+
 QString GenerationCore::whyNoModel(const QString& then) const {
     if (m_models.modelExpected())
         return {};

@@ -88,6 +88,9 @@ public:
     qint64 submitUpscale(const QImage& image, const QString& name, JobRecipe recipe,
                          const QString& heldRef = {}, QString* why = nullptr);
     bool cancel(qint64 jobId) { return m_queue.cancel(jobId); }
+    /// Cancels the running job and the waiting jobs of its batch (one Send,
+    /// one API request); returns how many were cancelled (0: none runs).
+    int cancelRunningBatch();
     /// Cancels the running job and every waiting one, and a model load
     /// (closing the window): the running job is kept in the history as
     /// cancelled now, since its end may never be reported.

@@ -33,15 +33,14 @@ public:
 
     /// A number (or a string holding one, as pydantic accepts).
     std::optional<double> number(const char* key) {
-        const QJsonValue v = m_object.value(QLatin1String(key));
-        if (v.isUndefined() || v.isNull() || failure)
+        const auto v = given(key, [](const QJsonValue& v) { return v.isDouble() || v.isString(); },
+                             "a number");
+        if (!v)
             return std::nullopt;
-        bool ok = v.isDouble();
-        double value = v.toDouble();
-        if (v.isString())
-            value = v.toString().trimmed().toDouble(&ok);
+        bool ok = v->isDouble();
+        const double value = ok ? v->toDouble() : v->toString().trimmed().toDouble(&ok);
         if (!ok || !std::isfinite(value)) {
-            failure = invalid(QStringLiteral("%1 must be a number.").arg(QLatin1String(key)));
+            refuse(key, "a number");
             return std::nullopt;
         }
         return value;
@@ -67,32 +66,38 @@ public:
         if (!value)
             return fallback;
         if (*value != std::floor(*value)) {
-            failure = invalid(QStringLiteral("%1 must be a whole number.").arg(QLatin1String(key)));
+            refuse(key, "a whole number");
             return fallback;
         }
         return qint64(real(key, double(fallback), double(min), double(max)));
     }
 
     QString text(const char* key, const QString& fallback = {}) {
-        const QJsonValue v = m_object.value(QLatin1String(key));
-        if (v.isUndefined() || v.isNull() || failure)
-            return fallback;
-        if (!v.isString()) {
-            failure = invalid(QStringLiteral("%1 must be a string.").arg(QLatin1String(key)));
-            return fallback;
-        }
-        return v.toString();
+        const auto v = given(key, [](const QJsonValue& v) { return v.isString(); }, "a string");
+        return v ? v->toString() : fallback;
     }
 
     bool flag(const char* key, bool fallback = false) {
+        const auto v = given(key, [](const QJsonValue& v) { return v.isBool(); }, "true or false");
+        return v ? v->toBool() : fallback;
+    }
+
+private:
+    /// The value of `key` when it is there (not null) and of the right
+    /// kind; a refusal when it is of another kind.
+    template <typename Kind>
+    std::optional<QJsonValue> given(const char* key, Kind rightKind, const char* what) {
         const QJsonValue v = m_object.value(QLatin1String(key));
         if (v.isUndefined() || v.isNull() || failure)
-            return fallback;
-        if (!v.isBool()) {
-            failure = invalid(QStringLiteral("%1 must be true or false.").arg(QLatin1String(key)));
-            return fallback;
+            return std::nullopt;
+        if (!rightKind(v)) {
+            refuse(key, what);
+            return std::nullopt;
         }
-        return v.toBool();
+        return v;
+    }
+    void refuse(const char* key, const char* what) {
+        failure = invalid(QStringLiteral("%1 must be %2.").arg(QLatin1String(key), QLatin1String(what)));
     }
 
 private:

@@ -363,17 +363,12 @@ bool ApiServer::handleRequest(const QHttpServerRequest& request, QTcpSocket* soc
     } else if (get && route == u"progress") {
         answerWith(progress());
     } else if (post && (route == u"interrupt" || route == u"skip")) {
-        if (m_running >= 0) {
-            const qint64 running = m_running;
-            // Interrupt ends the whole request the running job belongs to.
-            if (route == u"interrupt")
-                if (const auto it = m_jobRequest.constFind(running); it != m_jobRequest.cend())
-                    if (const auto p = m_pending.find(*it); p != m_pending.end())
-                        for (qint64 job : p->second->jobs)
-                            if (job != running)
-                                m_core->cancel(job);
-            m_core->cancel(running);
-        }
+        // Interrupt ends the running request (every image of its batch),
+        // skip only the running image, as in A1111.
+        if (route == u"interrupt")
+            m_core->cancelRunningBatch();
+        else if (m_running >= 0)
+            m_core->cancel(m_running);
         answerWith(QJsonObject());
     } else if (post && route == u"png-info") {
         auto info = pngInfo(request.body());

@@ -31,6 +31,8 @@
 #include <QNetworkReply>
 #include <QTcpServer>
 #include <QQmlApplicationEngine>
+#include <QQmlContext>
+#include <QQmlProperty>
 #include <QQuickItem>
 #include <QQuickWindow>
 #include <QStandardPaths>
@@ -401,6 +403,20 @@ private Q_SLOTS:
         QTest::keyClick(m_app->window(), Qt::Key_Escape);
         QTRY_COMPARE(chat->messages()->reply(id)->status, MessageModel::Status::Cancelled);
         QVERIFY(chat->messages()->reply(id)->step < 60);
+        // A batch: Esc ends the whole Send, and says so; the next Send runs.
+        m_app->settings()->setBatchCount(3);
+        const qint64 first = chat->send(QStringLiteral("three slow ones"));
+        QTRY_VERIFY(chat->messages()->reply(first)->step >= 2);
+        const int rows = chat->messages()->count();
+        QTest::keyClick(m_app->window(), Qt::Key_Escape);
+        QTRY_COMPARE(chat->messages()->reply(first)->status, MessageModel::Status::Cancelled);
+        for (const auto& image : chat->messages()->reply(first)->images)
+            QCOMPARE(image.status, MessageModel::Status::Cancelled);
+        QVERIFY(!chat->queue()->busy() && chat->queue()->waitingCount() == 0);
+        QCOMPARE(chat->messages()->count(), rows + 1);
+        QVERIFY2(chat->messages()->at(rows).text.contains(QStringLiteral("2 waiting")),
+                 qPrintable(chat->messages()->at(rows).text));
+        m_app->settings()->setBatchCount(1);
         m_app->settings()->setSteps(10);
     }
 #endif
@@ -425,7 +441,7 @@ private Q_SLOTS:
         m_app->settings()->setSuperResolution(false);
         m_app->settings()->setBatchCount(4);
         m_app->settings()->setSeedLocked(true);
-        m_app->settings()->setSeed(1000);
+        m_app->settings()->setSeed(3918547700); // past 2^31: written whole everywhere
         const qint64 first = chat->send(QStringLiteral("four lighthouses"));
         QVERIFY(first > 0);
         for (qint64 id = first; id < first + 4; ++id)
@@ -443,6 +459,11 @@ private Q_SLOTS:
             if (cell->isVisible())
                 shown << cell;
         QCOMPARE(shown.size(), 4);
+        const QString tip =
+            QQmlProperty(shown[2], QStringLiteral("ToolTip.text"), qmlContext(shown[2])).read().toString();
+        QCOMPARE(tip, QStringLiteral("Seed 3918547702"));
+        QVERIFY2(chat->messages()->reply(first)->statusText.contains(QStringLiteral("seeds 3918547700\u20133918547703")),
+                 qPrintable(chat->messages()->reply(first)->statusText));
         // Pick the third image, as a user clicks it, then Ctrl+S.
         QQuickItem* third = shown[2];
         const QPoint at = third->mapToScene(QPointF(third->width() / 2, third->height() / 2)).toPoint();
@@ -460,7 +481,7 @@ private Q_SLOTS:
         for (const QString& name : added)
             if (!before.contains(name))
                 file = name;
-        QVERIFY2(file.contains(QStringLiteral("-1002")), qPrintable(file)); // the third seed
+        QVERIFY2(file.contains(QStringLiteral("-3918547702")), qPrintable(file)); // the third seed
     }
 
     void restartBringsTheConversationBack() {
@@ -777,6 +798,12 @@ private Q_SLOTS:
         QCOMPARE(usage->property("text").toString(),
                  GalleryModel::formatBytes(gallery->diskUsage()));
         QCOMPARE(item("historyFolder")->property("text").toString(), m_app->history()->folder());
+        const QString count = item("historyImageCount")->property("text").toString();
+        QCOMPARE(count, gallery->favouriteCount() == 1
+                            ? QStringLiteral("%1, of which 1 favourite").arg(gallery->totalCount())
+                            : QStringLiteral("%1, of which %2 favourites")
+                                  .arg(gallery->totalCount())
+                                  .arg(gallery->favouriteCount()));
         const qint64 before = gallery->diskUsage();
         const int favourites = gallery->favouriteCount();
         QVERIFY(favourites > 0 && gallery->totalCount() > favourites);
@@ -798,10 +825,37 @@ private Q_SLOTS:
         click(item("confirmDeleteButton"));
         QTRY_COMPARE(gallery->totalCount(), favourites);
         QTRY_VERIFY(gallery->diskUsage() < before);
+        if (favourites == 1) // "22, of which 1 favourites" was the defect
+            QTRY_COMPARE(item("historyImageCount")->property("text").toString(),
+                         QStringLiteral("1, of which 1 favourite"));
         QTRY_COMPARE(usage->property("text").toString(),
                      GalleryModel::formatBytes(gallery->diskUsage()));
         QMetaObject::invokeMethod(dialog, "close");
         QTRY_VERIFY(!dialog->property("visible").toBool());
+    }
+
+    void theUpscalerCanBeUnset() {
+        ChatController* chat = m_app->controller();
+        QVERIFY(chat->models()->setUpscaler(test::fixture(QStringLiteral("tiny-rrdbnet-x4.safetensors"))));
+        QQuickItem* combo = item("upscalerCombo");
+        QVERIFY(combo);
+        QTRY_COMPARE(combo->property("displayText").toString(), QStringLiteral("tiny-rrdbnet-x4"));
+        // Opened, its first entry is "None"; choosing it turns super-resolution off.
+        click(combo);
+        QObject* popup = qvariant_cast<QObject*>(combo->property("popup"));
+        QTRY_VERIFY(popup->property("opened").toBool());
+        QString first;
+        QMetaObject::invokeMethod(combo, "textAt", Q_RETURN_ARG(QString, first), Q_ARG(int, 0));
+        QCOMPARE(first, QStringLiteral("None"));
+        QTest::keyClick(m_app->window(), Qt::Key_Home);
+        QTest::keyClick(m_app->window(), Qt::Key_Return);
+        QTRY_VERIFY(!popup->property("visible").toBool());
+        QTRY_VERIFY(!chat->models()->superResolutionAvailable());
+        QCOMPARE(m_app->settings()->upscalerPath(), QString());
+        QCOMPARE(combo->property("displayText").toString(), QStringLiteral("None"));
+        // And back.
+        QVERIFY(chat->models()->setUpscaler(test::fixture(QStringLiteral("tiny-rrdbnet-x4.safetensors"))));
+        QTRY_VERIFY(chat->models()->superResolutionAvailable());
     }
 
     void settingsLetOtherProgramsIn() {

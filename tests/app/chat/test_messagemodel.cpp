@@ -34,7 +34,8 @@ private Q_SLOTS:
         model.setRunning(10);
         model.setProgress(10, 2, 4, 100, {}, daub::JobPhase::Denoise);
         QVERIFY(role(model, 1, MessageModel::StatusTextRole).toString().startsWith(QStringLiteral("Image 1 of 3")));
-        model.setDone(10, QStringLiteral("image://daub/result/10"), 64, 48, 7, 100, false, QStringLiteral("p"));
+        model.setDone(10, QStringLiteral("image://daub/result/10"), 64, 48, 3918547709, 100, false,
+                      QStringLiteral("p"));
         QCOMPARE(role(model, 1, MessageModel::StatusRole).toInt(), int(MessageModel::Status::Running));
         model.setRunning(11);
         model.setFailed(11, QStringLiteral("It broke."));
@@ -43,9 +44,13 @@ private Q_SLOTS:
         const QString summary = role(model, 1, MessageModel::StatusTextRole).toString();
         QVERIFY2(summary.contains(QStringLiteral("1 of 3 images done")) && summary.contains(QStringLiteral("1 failed"))
                      && summary.contains(QStringLiteral("1 cancelled")), qPrintable(summary));
+        // Only the image made has a seed: one seed, written whole.
+        QVERIFY2(summary.contains(QStringLiteral("seed 3918547709")) && !summary.contains(QStringLiteral("-1")),
+                 qPrintable(summary));
         const QVariantList images = role(model, 1, MessageModel::ImagesRole).toList();
         QCOMPARE(images.size(), 3);
         QCOMPARE(images[0].toMap().value(QStringLiteral("imageSource")).toString(), QStringLiteral("image://daub/result/10"));
+        QCOMPARE(images[0].toMap().value(QStringLiteral("seedText")).toString(), QStringLiteral("3918547709"));
         QCOMPARE(images[1].toMap().value(QStringLiteral("status")).toInt(), int(MessageModel::Status::Failed));
         QCOMPARE(images[1].toMap().value(QStringLiteral("error")).toString(), QStringLiteral("It broke."));
         QCOMPARE(images[2].toMap().value(QStringLiteral("status")).toInt(), int(MessageModel::Status::Cancelled));

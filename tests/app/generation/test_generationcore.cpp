@@ -180,6 +180,25 @@ private Q_SLOTS:
         QCOMPARE(rig.log->generations.load(), 1);
     }
 
+    void cancelTheRunningBatchLeavesOthers() {
+        Rig rig;
+        QVERIFY(rig.loadModel());
+        rig.log->stepDelayMs = 50;
+        QCOMPARE(rig.core.cancelRunningBatch(), 0); // nothing runs
+        auto slow = Rig::recipe(QStringLiteral("batch"));
+        slow.steps = 200;
+        const qint64 first = rig.core.submit(slow, {}, GenerationCore::Batch{-1, 0, 3});
+        rig.core.submit(slow, {}, GenerationCore::Batch{first, 1, 3});
+        rig.core.submit(slow, {}, GenerationCore::Batch{first, 2, 3});
+        const qint64 other = rig.core.submit(Rig::recipe(QStringLiteral("another send")));
+        QSignalSpy finished(&rig.core, &GenerationCore::jobFinished);
+        QVERIFY(QTest::qWaitFor([&] { return rig.log->inStep.load(); }));
+        QCOMPARE(rig.core.cancelRunningBatch(), 3);
+        QVERIFY(finished.wait(10000));
+        QCOMPARE(finished.at(0).at(0).toLongLong(), other); // the other Send still runs
+        QCOMPARE(rig.log->generations.load(), 2);
+    }
+
     void aFailureIsOneSentenceAndTheQueueGoesOn() {
         Rig rig;
         QVERIFY(rig.loadModel());
