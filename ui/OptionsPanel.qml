@@ -149,9 +149,13 @@ Pane {
                         Layout.fillWidth: true
                         wrapMode: Text.Wrap
                         font.pointSize: Qt.application.font.pointSize * Theme.smallFont
-                        color: root.models && root.models.modelState === 3 ? Theme.danger : Theme.mutedText
+                        // A file refused while a model stays loaded: its sentence, in red.
+                        readonly property bool refused: root.models && root.models.modelState === 2
+                                                        && root.models.modelError !== ""
+                        color: root.models && (root.models.modelState === 3 || refused) ? Theme.danger : Theme.mutedText
                         text: !root.models ? ""
                             : root.models.modelState === 1 ? qsTr("Loading the model\u2026")
+                            : refused ? root.models.modelError
                             : root.models.modelState === 2 ? root.models.modelFamily + " \u00b7 " + root.models.modelDevice
                             : root.models.modelState === 3 ? root.models.modelError
                             : qsTr("Pick a model to start.")

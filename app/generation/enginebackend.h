@@ -101,12 +101,15 @@ class EngineBackend {
 public:
     virtual ~EngineBackend() = default;
     /// Loads a model folder or single file (and a separate VAE), replacing
-    /// the current model, which is released first. Reports progress between
-    /// tensors and throws CancelledError when `cancel` fires (nothing stays
-    /// loaded then).
+    /// the current model, which is released first, unless the file is
+    /// refused before (not a model: then the current one stays, hasModel()).
+    /// Reports progress between tensors and throws CancelledError when
+    /// `cancel` fires (nothing stays loaded then).
     virtual ModelDescription load(const ModelLoadRequest& request,
                                   const ModelLoadProgressFn& onProgress,
                                   const CancelToken* cancel) = 0;
+    /// A model is loaded (after a failed load: the previous one stayed).
+    virtual bool hasModel() const = 0;
     /// Runs one request on the loaded model (ModelError when none is),
     /// then `upscale` when it is enabled.
     virtual EngineOutput generate(const GenerationRequest& request, const UpscaleRequest& upscale,

@@ -65,7 +65,7 @@ void EngineWorker::loadModel(const LoadJob& load) {
     timer.start();
     QString error;
     if (!ensureBackend(&error)) {
-        Q_EMIT modelLoadFailed(path, error, serial);
+        Q_EMIT modelLoadFailed(path, error, serial, false);
         return;
     }
     const int number = ++m_loads;
@@ -97,7 +97,8 @@ void EngineWorker::loadModel(const LoadJob& load) {
     } catch (...) {
         error = tr("The model could not be loaded.");
     }
-    Q_EMIT modelLoadFailed(path, error, serial);
+    m_modelLoaded = m_backend->hasModel(); // a file refused up front leaves the model loaded
+    Q_EMIT modelLoadFailed(path, error, serial, m_modelLoaded);
 }
 
 void EngineWorker::run(const EngineJob& job) {

@@ -90,7 +90,10 @@ Q_SIGNALS:
     /// Bytes of weights read so far (at most ~1000 reports per load).
     void modelLoadProgress(const QString& path, qint64 done, qint64 total, int serial);
     void modelLoaded(const daub::ModelDescription& model, double milliseconds, int serial);
-    void modelLoadFailed(const QString& path, const QString& message, int serial);
+    /// `previousKept`: the file was refused before the loaded model was
+    /// let go, which is still loaded and ready.
+    void modelLoadFailed(const QString& path, const QString& message, int serial,
+                         bool previousKept);
     /// The load was cancelled; no model is loaded now.
     void modelLoadCancelled(const QString& path, int serial);
     void jobStarted(qint64 jobId);

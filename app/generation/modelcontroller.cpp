@@ -167,9 +167,22 @@ void ModelController::onModelLoaded(const ModelDescription& model, double millis
 }
 
 void ModelController::onModelLoadFailed(const QString& path, const QString& message,
-                                        int serial) {
+                                        int serial, bool previousKept) {
     if (serial != m_loadSerial)
         return;
+    if (previousKept && m_hasModel) {
+        // Refused before anything was let go: the working model stays, and
+        // the sentence is shown beside the model picker.
+        m_loadCancel.reset();
+        m_loadingPath.clear();
+        m_modelError = message;
+        m_state = ModelState::Ready;
+        m_settings->removeRecentModel(path);
+        Q_EMIT notice(tr("%1 %2 is still loaded.").arg(message, quoted(m_model.name)));
+        Q_EMIT modelChanged();
+        Q_EMIT engineReadyChanged(true);
+        return;
+    }
     forgetModel();
     m_model.path = path;
     m_modelError = message;

@@ -137,7 +137,8 @@ public Q_SLOTS:
     void onModelLoading(const QString& path, int serial);
     void onModelLoadProgress(const QString& path, qint64 done, qint64 total, int serial);
     void onModelLoaded(const daub::ModelDescription& model, double milliseconds, int serial);
-    void onModelLoadFailed(const QString& path, const QString& message, int serial);
+    void onModelLoadFailed(const QString& path, const QString& message, int serial,
+                           bool previousKept);
     void onModelLoadCancelled(const QString& path, int serial);
 
 Q_SIGNALS:

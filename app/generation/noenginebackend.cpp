@@ -13,6 +13,7 @@ public:
                           const CancelToken*) override {
         throw ModelError("This build of Daub has no image engine, so it cannot load models.");
     }
+    bool hasModel() const override { return false; }
     EngineOutput generate(const GenerationRequest&, const UpscaleRequest&, const StepFn&,
                           const CancelToken*) override {
         throw ModelError("This build of Daub has no image engine.");

@@ -37,10 +37,11 @@ public:
 
     ModelDescription load(const ModelLoadRequest& load, const ModelLoadProgressFn& onProgress,
                           const CancelToken* cancel) override {
-        m_pipeline.reset(); // never hold two models at once
         LoadRequest request;
         request.path = load.path.toStdString();
         request.vae_path = load.vaePath.toStdString();
+        Pipeline::check(request); // a file that is no model leaves the loaded one alone
+        m_pipeline.reset();       // never hold two models at once
         request.cancel = cancel;
         if (onProgress)
             request.on_progress = [&onProgress](const LoadProgress& p) {
@@ -129,6 +130,8 @@ public:
         describeUpscale(output, *upscaler, upscale.level);
         return output;
     }
+
+    bool hasModel() const override { return m_pipeline != nullptr; }
 
 private:
     Pipeline& loadedPipeline() const {

@@ -283,6 +283,22 @@ VaeConfig load_networks(Components& c, const NetworkSources& s, const LoadReques
     return vae_config;
 }
 
+void check_components(const LoadRequest& request) {
+    const fs::path p(request.path);
+    if (request.path.empty())
+        throw ModelError("No model was given: pick a model folder or a .safetensors file.");
+    if (!fs::exists(p))
+        throw ModelError(request.path + " does not exist.");
+    if (fs::is_directory(p)) {
+        if (!fs::exists(p / "model_index.json"))
+            throw ModelError(request.path + " has no model_index.json: pick a diffusers model "
+                                            "folder or a .safetensors checkpoint file.");
+        (void)family_from_index(read_json_file((p / "model_index.json").string()), request.path);
+        return;
+    }
+    check_single_file(request);
+}
+
 std::shared_ptr<Components> load_components(const LoadRequest& request) {
     const fs::path p(request.path);
     if (request.path.empty())

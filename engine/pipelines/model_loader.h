@@ -59,6 +59,13 @@ VaeConfig load_networks(Components& c, const NetworkSources& sources, const Load
 /// sentence naming the file and the problem; CancelledError when
 /// request.cancel is set during the load (nothing is kept).
 std::shared_ptr<Components> load_components(const LoadRequest& request);
+/// What load_components refuses before reading any weight: a missing path,
+/// a folder without a readable model_index.json, a file whose header is not
+/// a checkpoint Daub knows (or whose configuration cannot be derived).
+/// Throws as load_components would; cheap (headers and JSON only).
+void check_components(const LoadRequest& request);
+/// check_components for a single file (single_file_loader.cpp).
+void check_single_file(const LoadRequest& request);
 
 /// A diffusers folder.
 std::shared_ptr<Components> load_diffusers_folder(const LoadRequest& request,

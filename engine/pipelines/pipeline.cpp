@@ -9,4 +9,6 @@ std::unique_ptr<Pipeline> Pipeline::load(const LoadRequest& request) {
     return std::make_unique<StableDiffusion>(load_components(request));
 }
 
+void Pipeline::check(const LoadRequest& request) { check_components(request); }
+
 } // namespace daub

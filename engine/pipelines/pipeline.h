@@ -173,6 +173,10 @@ class Pipeline {
 public:
     /// Loads a model (throws ModelError / UnsupportedModelError).
     static std::unique_ptr<Pipeline> load(const LoadRequest& request);
+    /// Throws what load() would for a path that is no model Daub can load,
+    /// reading only headers and JSON: a caller can refuse such a file
+    /// before letting go of the model it has.
+    static void check(const LoadRequest& request);
     virtual ~Pipeline() = default;
 
     virtual const ModelInfo& info() const = 0;

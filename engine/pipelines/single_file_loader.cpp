@@ -16,6 +16,11 @@ namespace daub {
 
 namespace fs = std::filesystem;
 
+void check_single_file(const LoadRequest& request) {
+    const auto ckpt = Checkpoint::open(request.path);
+    (void)ckpt->configs(request.config_dir);
+}
+
 std::shared_ptr<Components> load_single_file(const LoadRequest& request,
                                              const Placement& placement) {
     const auto ckpt = Checkpoint::open(request.path);

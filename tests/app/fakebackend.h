@@ -40,6 +40,8 @@ class FakeBackend final : public EngineBackend {
 public:
     explicit FakeBackend(std::shared_ptr<FakeLog> log) : m_log(std::move(log)) {}
 
+    bool hasModel() const override { return m_loaded; }
+
     ModelDescription load(const ModelLoadRequest& request, const ModelLoadProgressFn& onProgress,
                           const CancelToken* cancel) override {
         const QString& path = request.path;
@@ -48,9 +50,12 @@ public:
             QMutexLocker lock(&m_log->mutex);
             m_log->vaes << request.vaePath;
         }
-        m_loaded = false;
+        // As the real engine: a file that is no model is refused from its
+        // header, before the loaded model is let go; a VAE that does not fit
+        // shows only once the model is on its way.
         if (path.contains(QStringLiteral("broken")))
             throw ModelError("The model file is damaged: its header is not valid safetensors.");
+        m_loaded = false;
         if (request.vaePath.contains(QStringLiteral("broken")))
             throw ModelError("The VAE file does not fit this model.");
         for (int tensor = 1; tensor <= 10; ++tensor) {

@@ -10,6 +10,7 @@
 #include "application.h"
 #include "chat/chatcontroller.h"
 #include "gallery/gallerymodel.h"
+#include "generation/generationcore.h"
 #include "server/apiservice.h"
 #include "imageproviders.h"
 #include "storage/pngmetadata.h"
@@ -166,6 +167,7 @@ private:
         QVERIFY(test::testImage(256, 256, hue).save(&buffer, "PNG"));
         QString error;
         QVERIFY2(history->add(e, png, &error), qPrintable(error));
+        m_app->core()->setHistory(history); // new jobs continue after these ids
     }
 
     /// The program as users start it, on the test's settings and data folder.
@@ -834,6 +836,37 @@ private Q_SLOTS:
         QTRY_VERIFY(!dialog->property("visible").toBool());
     }
 
+    void aFileThatIsNoModelLeavesTheWorkingOne() {
+        ChatController* chat = m_app->controller();
+        ModelController* models = chat->models();
+        QTRY_COMPARE(models->modelState(), ModelController::ModelState::Ready);
+        const QString working = models->modelName();
+        const int rows = chat->messages()->count();
+        // A text file renamed .safetensors, as a user picks it.
+        const QString fake = m_dir.filePath(QStringLiteral("broken-notes.safetensors"));
+        {
+            QFile f(fake);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("shopping list: milk, eggs, bread\n");
+        }
+        models->loadModel(fake);
+        QTRY_VERIFY_WITH_TIMEOUT(models->modelState() != ModelController::ModelState::Loading, 30000);
+        QCOMPARE(models->modelState(), ModelController::ModelState::Ready);
+        QCOMPARE(models->modelName(), working);
+        QVERIFY(!models->modelError().isEmpty());
+        // The chat stays (no welcome panel), the sentence is beside the picker.
+        QVERIFY(!item("welcomePanel")->isVisible());
+        QTRY_COMPARE(item("modelStatus")->property("text").toString(), models->modelError());
+        QCOMPARE(chat->messages()->count(), rows + 1); // the notice
+        QVERIFY(chat->messages()->at(rows).text.contains(QStringLiteral("is still loaded")));
+        QTest::qWait(100);
+        saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "refused_model.png"));
+        // And it still paints.
+        const qint64 id = chat->send(QStringLiteral("after the refused file"));
+        QVERIFY(id > 0);
+        QTRY_COMPARE_WITH_TIMEOUT(chat->messages()->reply(id)->status, MessageModel::Status::Done, 60000);
+    }
+
     void theUpscalerCanBeUnset() {
         ChatController* chat = m_app->controller();
         QVERIFY(chat->models()->setUpscaler(test::fixture(QStringLiteral("tiny-rrdbnet-x4.safetensors"))));
@@ -916,6 +949,8 @@ private Q_SLOTS:
         QVERIFY(chat->cancel(job));
         QTRY_VERIFY_WITH_TIMEOUT(reply->isFinished(), 30000);
         QCOMPARE(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
+        QCOMPARE(chat->messages()->reply(job)->status, MessageModel::Status::Cancelled);
+        QCOMPARE(chat->messages()->at(rows + 2).text, QStringLiteral("cancelled from the chat"));
         QVERIFY(QJsonDocument::fromJson(reply->readAll()).object().value(QStringLiteral("images"))
                     .toArray().isEmpty());
         reply->deleteLater();

@@ -159,6 +159,27 @@ private Q_SLOTS:
         QCOMPARE(rig.controller.send(QStringLiteral("x")), -1);
     }
 
+    void aFileThatIsNoModelLeavesTheLoadedOne() {
+        Rig rig;
+        QVERIFY(rig.loadModel(QStringLiteral("good-model")));
+        QVERIFY(rig.loadModel(QStringLiteral("broken-model.safetensors")));
+        ModelController* models = rig.controller.models();
+        QCOMPARE(models->modelState(), ModelController::ModelState::Ready);
+        QCOMPARE(models->modelName(), QStringLiteral("good-model"));
+        QCOMPARE(models->modelError(),
+                 QStringLiteral("The model file is damaged: its header is not valid safetensors."));
+        QVERIFY2(rig.lastText().endsWith(QStringLiteral("\u2018good-model\u2019 is still loaded.")),
+                 qPrintable(rig.lastText()));
+        QVERIFY(rig.controller.queue()->engineReady());
+        const qint64 id = rig.controller.send(QStringLiteral("still works"));
+        QVERIFY(id > 0);
+        QVERIFY(rig.waitUntilEnded(id));
+        QCOMPARE(rig.reply(id)->status, MessageModel::Status::Done);
+        QVERIFY(!rig.settings.recentModels().contains(rig.dir.filePath(QStringLiteral("broken-model.safetensors"))));
+        QVERIFY(rig.loadModel(QStringLiteral("other-model"))); // a good one clears the sentence
+        QCOMPARE(models->modelError(), QString());
+    }
+
     void txt2imgEndToEnd() {
         Rig rig;
         QVERIFY(rig.loadModel());
