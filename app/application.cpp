@@ -83,9 +83,12 @@ bool Application::serve(const QString& model, const ServerConfig& config, QStrin
         // A name: the first model of that name in the usual places, found
         // now, so that the first request finds it loading.
         const QList<FoundModel> found = ModelFinder::find(ModelFinder::commonPlaces());
-        const auto it = std::find_if(found.cbegin(), found.cend(), [&](const FoundModel& m) {
-            return m.name == path || api::modelTitle(m.path) == path || api::modelName(m.path) == path;
+        auto it = std::find_if(found.cbegin(), found.cend(), [&](const FoundModel& m) {
+            return m.name == path || api::modelTitle(m.path) == path;
         });
+        if (it == found.cend()) // then a name without its extension
+            it = std::find_if(found.cbegin(), found.cend(),
+                              [&](const FoundModel& m) { return api::modelName(m.path) == path; });
         if (it == found.cend()) {
             QStringList names;
             for (const FoundModel& m : found)

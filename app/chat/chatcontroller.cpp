@@ -243,29 +243,8 @@ bool ChatController::applyParameters(const QString& text) {
         notice(tr("Those parameters could not be read."));
         return false;
     }
-    const QString prompt = qstr(p->prompt);
-    const QString negative = qstr(p->negative_prompt);
-    m_settings->setPrompt(prompt);
-    m_settings->setNegativePrompt(negative);
-    if (!negative.isEmpty())
-        m_settings->setNegativeExpanded(true);
-    if (p->steps > 0)
-        m_settings->setSteps(p->steps);
-    m_settings->setCfgScale(p->cfg_scale);
-    if (p->seed >= 0) {
-        m_settings->setSeed(p->seed);
-        m_settings->setSeedLocked(true);
-    }
-    if (!p->scheduler.empty())
-        m_settings->setSampler(qstr(p->scheduler));
-    if (p->width > 0 && p->height > 0) {
-        m_settings->setWidth(p->width / 8 * 8);
-        m_settings->setHeight(p->height / 8 * 8);
-    }
-    m_settings->setClipSkip(p->clip_skip);
-    if (p->denoising_strength)
-        m_settings->setStrength(std::clamp(*p->denoising_strength, 0.01, 1.0));
-    Q_EMIT promptSuggested(prompt, negative);
+    m_settings->applyParameters(*p);
+    Q_EMIT promptSuggested(qstr(p->prompt), qstr(p->negative_prompt));
     QString message = tr("Took the prompt and the settings (seed %1 locked).").arg(p->seed);
     const QString model = qstr(p->model);
     if (!model.isEmpty() && models()->hasModel() && model != models()->modelName())

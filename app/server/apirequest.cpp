@@ -171,8 +171,13 @@ QString modelName(const QString& path) {
 
 const Choice* findModel(const ApiChoices& choices, const QString& name) {
     const QString bare = withoutHash(name);
+    // A title first ("x.safetensors", a folder's name), then a model_name
+    // ("x"), which a file and a folder may share.
     for (const Choice& c : choices.models)
-        if (c.name == bare || modelTitle(c.path) == bare || modelName(c.path) == bare)
+        if (c.name == bare || modelTitle(c.path) == bare)
+            return &c;
+    for (const Choice& c : choices.models)
+        if (modelName(c.path) == bare)
             return &c;
     return nullptr;
 }

@@ -472,13 +472,15 @@ std::optional<api::Failure> ApiServer::setOptions(const QJsonObject& options) {
 
 QJsonValue ApiServer::models() const {
     QJsonArray out;
-    for (const api::Choice& c : choices().models)
+    for (const api::Choice& c : choices().models) {
+        const QString sha256 = m_hashes.sha256(c.path);
         out << QJsonObject{{QStringLiteral("title"), c.name},
                            {QStringLiteral("model_name"), api::modelName(c.path)},
-                           {QStringLiteral("hash"), QString()},
-                           {QStringLiteral("sha256"), QString()},
+                           {QStringLiteral("hash"), sha256.left(10)},
+                           {QStringLiteral("sha256"), sha256},
                            {QStringLiteral("filename"), c.path},
                            {QStringLiteral("config"), QJsonValue::Null}};
+    }
     return out;
 }
 

@@ -19,6 +19,7 @@
 #pragma once
 
 #include "server/apirequest.h"
+#include "server/filehashes.h"
 #include "server/serverconfig.h"
 
 #include <QHostAddress>
@@ -85,6 +86,7 @@ private:
 
     GenerationCore* m_core;
     AppSettings* m_settings;
+    mutable FileHashes m_hashes; ///< sd-models' sha256, computed in the background
     ServerConfig m_config;
     bool m_listening = false;
     quint16 m_port = 0;

@@ -188,6 +188,30 @@ void AppSettings::setSampler(const QString& value) {
     Q_EMIT samplerChanged();
 }
 
+void AppSettings::applyParameters(const ImageParameters& p) {
+    const QString negative = QString::fromStdString(p.negative_prompt);
+    setPrompt(QString::fromStdString(p.prompt));
+    setNegativePrompt(negative);
+    if (!negative.isEmpty())
+        setNegativeExpanded(true);
+    if (p.steps > 0)
+        setSteps(p.steps);
+    setCfgScale(p.cfg_scale);
+    if (p.seed >= 0) {
+        setSeed(p.seed);
+        setSeedLocked(true);
+    }
+    if (!p.scheduler.empty())
+        setSampler(QString::fromStdString(p.scheduler));
+    if (p.width > 0 && p.height > 0) {
+        setWidth(p.width / 8 * 8);
+        setHeight(p.height / 8 * 8);
+    }
+    setClipSkip(p.clip_skip);
+    if (p.denoising_strength)
+        setStrength(std::clamp(*p.denoising_strength, 0.01, 1.0));
+}
+
 void AppSettings::setClipSkip(int value) {
     if (m_clipSkip == value)
         return;

@@ -13,6 +13,8 @@
 
 #include <memory>
 
+#include "metadata/image_parameters.h"
+
 class QQmlEngine;
 class QJSEngine;
 
@@ -124,6 +126,9 @@ public:
     void setSampler(const QString& value);
     int clipSkip() const { return m_clipSkip; }
     void setClipSkip(int value);
+    /// The options and the composer's text from an A1111 parameters text
+    /// (its seed locked; sizes rounded down to multiples of 8).
+    void applyParameters(const ImageParameters& p);
     bool superResolution() const { return m_superResolution; }
     void setSuperResolution(bool value);
     int superResolutionLevel() const { return m_superResolutionLevel; }

@@ -9,6 +9,7 @@
 #include "testsupport.h"
 
 #include <QBuffer>
+#include <QCryptographicHash>
 #include <QEventLoop>
 #include <QImage>
 #include <QJsonArray>
@@ -50,6 +51,8 @@ struct Home {
         QDir().mkpath(esrgan);
         QFile::link(fixture(QStringLiteral("tiny-sd15")), models + QStringLiteral("/tiny-sd15"));
         QFile::link(fixture(QStringLiteral("tiny-sdxl")), models + QStringLiteral("/tiny-sdxl"));
+        QFile::link(fixture(QStringLiteral("tiny-sd15.safetensors")),
+                    models + QStringLiteral("/tiny-sd15.safetensors"));
         QFile::link(fixture(QStringLiteral("tiny-rrdbnet-x2.safetensors")),
                     esrgan + QStringLiteral("/tiny-rrdbnet-x2.safetensors"));
     }
@@ -227,6 +230,23 @@ private Q_SLOTS:
         }
         QVERIFY2(titles.contains(QStringLiteral("tiny-sd15")) && titles.contains(QStringLiteral("tiny-sdxl")),
                  qPrintable(titles.join(u',')));
+        // A single file's SHA-256 (and A1111's short hash), once computed.
+        QFile single(fixture(QStringLiteral("tiny-sd15.safetensors")));
+        QVERIFY(single.open(QIODevice::ReadOnly));
+        const QString expected = QString::fromLatin1(
+            QCryptographicHash::hash(single.readAll(), QCryptographicHash::Sha256).toHex());
+        QString got;
+        QTRY_VERIFY_WITH_TIMEOUT(
+            [&] {
+                for (const QJsonValue& m : server.get(QStringLiteral("sd-models")).array())
+                    if (m.toObject().value(QStringLiteral("title")).toString() == u"tiny-sd15.safetensors") {
+                        got = m.toObject().value(QStringLiteral("sha256")).toString();
+                        return !got.isEmpty();
+                    }
+                return false;
+            }(),
+            20000);
+        QCOMPARE(got, expected);
         r = server.get(QStringLiteral("samplers"));
         QVERIFY(r.array().size() >= 8);
         r = server.get(QStringLiteral("upscalers"));
