@@ -239,7 +239,7 @@ std::variant<GenerateRequest, Failure> parseGenerate(const QByteArray& body, boo
     auto parsed = parseObject(body);
     if (auto* failure = std::get_if<Failure>(&parsed))
         return *failure;
-    const QJsonObject object = std::get<QJsonObject>(std::move(parsed));
+    const QJsonObject& object = std::get<QJsonObject>(parsed);
     Fields f(object);
     GenerateRequest out;
     JobRecipe& r = out.recipe;
@@ -368,7 +368,7 @@ std::variant<UpscaleImage, Failure> parseUpscale(const QByteArray& body,
     auto parsed = parseObject(body);
     if (auto* failure = std::get_if<Failure>(&parsed))
         return *failure;
-    const QJsonObject object = std::get<QJsonObject>(std::move(parsed));
+    const QJsonObject& object = std::get<QJsonObject>(parsed);
     Fields f(object);
     UpscaleImage out;
     QString why;

@@ -58,33 +58,19 @@ void ApiService::setEnabled(bool on) {
     Q_EMIT changed();
 }
 
-void ApiService::setListen(const QString& value) {
-    if (value.trimmed() == m_listen)
-        return;
-    m_listen = value.trimmed();
-    m_store->setValue(kListen, m_listen);
-    if (m_enabled)
-        restart();
-    Q_EMIT changed();
-}
+void ApiService::setListen(const QString& value) { change(m_listen, value.trimmed(), kListen); }
 
-void ApiService::setToken(const QString& value) {
-    if (value == m_token)
-        return;
-    m_token = value;
-    m_store->setValue(kToken, m_token);
-    if (m_enabled)
-        restart();
-    Q_EMIT changed();
-}
+void ApiService::setToken(const QString& value) { change(m_token, value, kToken); }
 
-void ApiService::setOrigins(const QString& value) {
-    if (value.trimmed() == m_origins)
+void ApiService::setOrigins(const QString& value) { change(m_origins, value.trimmed(), kOrigins); }
+
+void ApiService::change(QString& field, const QString& value, const QString& key) {
+    if (value == field)
         return;
-    m_origins = value.trimmed();
-    m_store->setValue(kOrigins, m_origins);
+    field = value;
+    m_store->setValue(key, field);
     if (m_enabled)
-        restart();
+        restart(); // listening as now said
     Q_EMIT changed();
 }
 

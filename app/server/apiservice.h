@@ -64,6 +64,8 @@ Q_SIGNALS:
 
 private:
     void restart();
+    /// Sets a text setting, keeps it, and restarts a running server on it.
+    void change(QString& field, const QString& value, const QString& key);
 
     GenerationCore* m_core;
     AppSettings* m_settings;
