@@ -93,19 +93,66 @@ Pane {
                     id: modelCombo
                     objectName: "modelCombo"
                     Layout.fillWidth: true
-                    model: root.settings ? root.settings.recentModels : []
+                    // The models used recently, then every model found on
+                    // disk, by where it was found; a name that occurs twice
+                    // says where each one is.
+                    readonly property var entries: {
+                        const list = []
+                        const seen = {}
+                        const recent = root.settings ? root.settings.recentModels : []
+                        for (const path of recent) {
+                            seen[path] = true
+                            list.push({ path: path, name: path.split("/").filter(s => s !== "").pop(),
+                                        place: qsTr("Recent") })
+                        }
+                        const found = root.models ? root.models.foundModels : []
+                        for (const m of found) {
+                            if (seen[m.path])
+                                continue
+                            seen[m.path] = true
+                            list.push({ path: m.path, name: m.name, place: m.location })
+                        }
+                        const count = {}
+                        for (const e of list)
+                            count[e.name] = (count[e.name] || 0) + 1
+                        for (const e of list)
+                            e.label = count[e.name] > 1 ? e.name + " \u2014 " + e.place : e.name
+                        return list
+                    }
+                    model: entries
+                    textRole: "label"
                     displayText: root.models && root.models.modelName !== "" ? root.models.modelName
                                : root.models && root.models.modelState === 1 ? qsTr("Loading\u2026")
                                : qsTr("No model")
                     delegate: ItemDelegate {
-                        required property string modelData
+                        required property var modelData
+                        required property int index
+                        objectName: "modelEntry"
                         width: ListView.view ? ListView.view.width : 200
-                        text: modelData.split("/").filter(s => s !== "").pop()
+                        text: modelData.label
+                        // The place heads each group of the list.
+                        readonly property bool firstOfPlace: index === 0
+                            || modelCombo.entries[index - 1].place !== modelData.place
+                        contentItem: RowLayout {
+                            spacing: 8
+                            Label {
+                                Layout.fillWidth: true
+                                text: modelData.name
+                                elide: Text.ElideMiddle
+                                color: Theme.text
+                            }
+                            Label {
+                                visible: firstOfPlace || modelData.label !== modelData.name
+                                text: modelData.place
+                                color: Theme.faintText
+                                font.pointSize: Qt.application.font.pointSize * Theme.smallFont
+                            }
+                        }
                         ToolTip.visible: hovered
                         ToolTip.delay: 600
-                        ToolTip.text: modelData
+                        ToolTip.text: modelData.path
                     }
-                    onActivated: (index) => root.modelChosen(root.settings.recentModels[index])
+                    onActivated: (index) => root.modelChosen(entries[index].path)
                 }
                 RowLayout {
                     Layout.fillWidth: true

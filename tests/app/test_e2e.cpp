@@ -11,6 +11,7 @@
 #include "chat/chatcontroller.h"
 #include "gallery/gallerymodel.h"
 #include "generation/generationcore.h"
+#include "generation/modelfinder.h"
 #include "server/apiservice.h"
 #include "imageproviders.h"
 #include "storage/pngmetadata.h"
@@ -865,6 +866,51 @@ private Q_SLOTS:
         const qint64 id = chat->send(QStringLiteral("after the refused file"));
         QVERIFY(id > 0);
         QTRY_COMPARE_WITH_TIMEOUT(chat->messages()->reply(id)->status, MessageModel::Status::Done, 60000);
+    }
+
+    void modelMenuListsFoundModels() {
+        // Models in A1111's and ComfyUI's folders, two of them with one name.
+        const QString home = m_dir.filePath(QStringLiteral("home"));
+        const QStringList files{
+            home + QStringLiteral("/stable-diffusion-webui/models/Stable-diffusion/dream.safetensors"),
+            home + QStringLiteral("/ComfyUI/models/checkpoints/dream.safetensors"),
+            home + QStringLiteral("/ComfyUI/models/checkpoints/other.safetensors")};
+        for (const QString& f : files) {
+            QDir().mkpath(QFileInfo(f).path());
+            QFile file(f);
+            QVERIFY(file.open(QIODevice::WriteOnly));
+        }
+        ModelController* models = m_app->controller()->models();
+        QTRY_VERIFY(!models->scanning()); // the scan at start
+        models->setModelPlaces(ModelFinder::commonPlaces(home), ModelFinder::commonUpscalerPlaces(home));
+        models->scanForModels();
+        QTRY_VERIFY_WITH_TIMEOUT(!models->scanning() && models->foundModels().size() >= 3, 10000);
+        models->setModelPlaces(ModelFinder::commonPlaces(), ModelFinder::commonUpscalerPlaces());
+        QQuickItem* combo = item("modelCombo");
+        QVERIFY(combo);
+        const QVariantList entries = combo->property("entries").toList();
+        QStringList paths, labels;
+        for (const QVariant& e : entries) {
+            paths << e.toMap().value(QStringLiteral("path")).toString();
+            labels << e.toMap().value(QStringLiteral("label")).toString();
+        }
+        QCOMPARE(paths.first(), m_app->settings()->recentModels().first()); // the recent ones first
+        for (const QString& f : files)
+            QVERIFY2(paths.contains(f), qPrintable(paths.join(u'\n')));
+        // The two "dream" models are told apart by where they were found.
+        const QString a1111 = labels.at(int(paths.indexOf(files[0])));
+        const QString comfy = labels.at(int(paths.indexOf(files[1])));
+        QVERIFY2(a1111 != comfy && a1111.contains(QStringLiteral("AUTOMATIC1111")) &&
+                     comfy.contains(QStringLiteral("ComfyUI")),
+                 qPrintable(a1111 + u'|' + comfy));
+        QVERIFY(!labels.at(int(paths.indexOf(files[2]))).contains(QStringLiteral("ComfyUI")));
+        click(combo);
+        QObject* popup = qvariant_cast<QObject*>(combo->property("popup"));
+        QTRY_VERIFY(popup->property("opened").toBool());
+        QTest::qWait(200);
+        saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "model_menu.png"));
+        QTest::keyClick(m_app->window(), Qt::Key_Escape);
+        QTRY_VERIFY(!popup->property("visible").toBool());
     }
 
     void theUpscalerCanBeUnset() {
