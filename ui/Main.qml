@@ -226,8 +226,7 @@ ApplicationWindow {
                         onUpscaleRequested: (id) => ChatController.upscaleResult(id)
                         onRefineRequested: (id) => ChatController.refineResult(id)
                         onSaveAsRequested: (id) => {
-                            saveAsDialog.jobId = id
-                            saveAsDialog.open()
+                            saveAsDialog.saveAs(id)
                         }
                         onViewRequested: (id, source, w, h) => viewer.show(source, w, h)
                         onParametersRequested: (id) => {
@@ -345,8 +344,7 @@ ApplicationWindow {
         visible: window.galleryOpen
         onCloseRequested: window.galleryOpen = false
         onSaveAsRequested: (id) => {
-            saveAsDialog.jobId = id
-            saveAsDialog.open()
+            saveAsDialog.saveAs(id)
         }
         onViewRequested: (source, w, h) => viewer.show(source, w, h)
         onSettingsRequested: settingsDialog.open()
@@ -394,6 +392,14 @@ ApplicationWindow {
         property int jobId: -1
         title: qsTr("Save the image as")
         fileMode: FileDialog.SaveFile
+        objectName: "saveAsDialog"
+        acceptLabel: qsTr("Save")
+        /// Opens on a name to start from: the prompt's first words and the seed.
+        function saveAs(id) {
+            jobId = id
+            selectedFile = ChatController.suggestedSaveUrl(id)
+            open()
+        }
         defaultSuffix: "png"
         nameFilters: [qsTr("PNG images (*.png)")]
         currentFolder: AppSettings.saveFolderUrl

@@ -8,6 +8,7 @@
 
 #include "metadata/img2img_steps.h"
 
+#include <QDir>
 #include <QJSEngine>
 #include <QRandomGenerator>
 
@@ -272,6 +273,14 @@ QString ChatController::saveResult(qint64 jobId) {
     else
         Q_EMIT resultSaved(jobId, path);
     return path;
+}
+
+QUrl ChatController::suggestedSaveUrl(qint64 jobId) const {
+    const std::optional<JobRecipe> r = recipe(jobId);
+    const std::optional<JobResult> result = m_core->result(jobId);
+    const QString name = ResultFiles::suggestedName(r ? r->prompt : QString(),
+                                                    result ? result->seed : (r ? r->seed : 0));
+    return QUrl::fromLocalFile(QDir(m_settings->saveFolder()).filePath(name));
 }
 
 bool ChatController::saveResultAs(qint64 jobId, const QUrl& file) {

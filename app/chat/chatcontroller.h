@@ -92,6 +92,9 @@ public:
     /// Saves the PNG into the save folder; returns its path ("" on failure).
     Q_INVOKABLE QString saveResult(qint64 jobId);
     Q_INVOKABLE bool saveResultAs(qint64 jobId, const QUrl& file);
+    /// What Save as… proposes in the save folder: the prompt's first words
+    /// and the seed ("a-red-fox-42.png").
+    Q_INVOKABLE QUrl suggestedSaveUrl(qint64 jobId) const;
     Q_INVOKABLE bool copyResult(qint64 jobId);
     /// A file for dragging the image out to other programs.
     Q_INVOKABLE QUrl exportForDrag(qint64 jobId);

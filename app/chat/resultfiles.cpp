@@ -31,6 +31,28 @@ QString ResultFiles::saveInFolder(const QByteArray& png, const QString& folderPa
     return write(png, path, why) ? path : QString();
 }
 
+QString ResultFiles::suggestedName(const QString& prompt, qint64 seed) {
+    QStringList words;
+    QString word;
+    qsizetype length = 0;
+    auto endWord = [&] {
+        if (!word.isEmpty() && words.size() < 6 && length + word.size() <= 48) {
+            length += word.size() + 1;
+            words << word;
+        }
+        word.clear();
+    };
+    for (const QChar c : prompt) {
+        if (c.isLetterOrNumber())
+            word += c.toLower();
+        else
+            endWord();
+    }
+    endWord();
+    const QString stem = words.isEmpty() ? QStringLiteral("daub") : words.join(u'-');
+    return QStringLiteral("%1-%2.png").arg(stem).arg(seed);
+}
+
 bool ResultFiles::write(const QByteArray& png, const QString& path, QString* why) {
     QSaveFile out(path);
     if (!out.open(QIODevice::WriteOnly) || out.write(png) != png.size() || !out.commit()) {

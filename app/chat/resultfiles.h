@@ -17,6 +17,10 @@ public:
     /// missing) holding `png`: its path, or "" with `why` set.
     static QString saveInFolder(const QByteArray& png, const QString& folder, qint64 seed,
                                 QString* why);
+    /// The name Save as… proposes: the prompt's first words and the seed,
+    /// "a-red-fox-in-the-snow-42.png" (letters and digits of any script,
+    /// at most 6 words and 48 characters; "daub-<seed>.png" without words).
+    static QString suggestedName(const QString& prompt, qint64 seed);
     /// Writes `png` to `path` atomically; false with `why` set.
     static bool write(const QByteArray& png, const QString& path, QString* why);
     /// The image and its PNG bytes on the clipboard.

@@ -868,6 +868,32 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(chat->messages()->reply(id)->status, MessageModel::Status::Done, 60000);
     }
 
+    void saveAsProposesANameAndSaves() {
+        ChatController* chat = m_app->controller();
+        const qint64 id = chat->latestResult();
+        QVERIFY(id > 0);
+        const auto recipe = chat->recipe(id);
+        QVERIFY(recipe);
+        QObject* dialog = m_app->window()->findChild<QObject*>(QStringLiteral("saveAsDialog"));
+        if (!dialog) // a FileDialog is no QObject child of the window: look in the engine's roots
+            for (QObject* root : m_app->qmlEngine()->rootObjects())
+                if ((dialog = root->findChild<QObject*>(QStringLiteral("saveAsDialog"))))
+                    break;
+        QVERIFY(dialog);
+        QMetaObject::invokeMethod(dialog, "saveAs", Q_ARG(QVariant, QVariant(id)));
+        QTRY_VERIFY(dialog->property("visible").toBool());
+        const QUrl proposed = dialog->property("selectedFile").toUrl();
+        QCOMPARE(proposed, chat->suggestedSaveUrl(id));
+        QVERIFY2(proposed.fileName().endsWith(QStringLiteral("-%1.png").arg(chat->messages()->reply(id)->seed)),
+                 qPrintable(proposed.toString()));
+        QVERIFY(proposed.fileName().size() > QStringLiteral("-0.png").size());
+        QCOMPARE(dialog->property("acceptLabel").toString(), QStringLiteral("Save"));
+        QTest::qWait(200);
+        saveScreenshot(QStringLiteral(DAUB_SCREENSHOT_PREFIX "save_as.png"));
+        QMetaObject::invokeMethod(dialog, "close");
+        QTRY_VERIFY(!dialog->property("visible").toBool());
+    }
+
     void modelMenuListsFoundModels() {
         // Models in A1111's and ComfyUI's folders, two of them with one name.
         const QString home = m_dir.filePath(QStringLiteral("home"));

@@ -5,6 +5,7 @@
 // during a step.
 #include "storage/appsettings.h"
 #include "chat/chatcontroller.h"
+#include "chat/resultfiles.h"
 #include "generation/generationcore.h"
 #include "generation/engineworker.h"
 #include "fakebackend.h"
@@ -157,6 +158,24 @@ private Q_SLOTS:
         QCOMPARE(rig.controller.models()->modelError(),
                  QStringLiteral("The model file is damaged: its header is not valid safetensors."));
         QCOMPARE(rig.controller.send(QStringLiteral("x")), -1);
+    }
+
+    void saveAsProposesPromptWordsAndSeed() {
+        QCOMPARE(ResultFiles::suggestedName(QStringLiteral("A (red:1.2) fox, in the snow!"), 42),
+                 QStringLiteral("a-red-1-2-fox-in-42.png"));
+        QCOMPARE(ResultFiles::suggestedName(QStringLiteral("Füchse im Schnee"), 7),
+                 QStringLiteral("füchse-im-schnee-7.png"));
+        QCOMPARE(ResultFiles::suggestedName(QStringLiteral("  ,,, "), 3918547709),
+                 QStringLiteral("daub-3918547709.png"));
+        QCOMPARE(ResultFiles::suggestedName(QString(60, u'x') + QStringLiteral(" fox"), 1),
+                 QStringLiteral("fox-1.png")); // a word past 48 characters is left out
+        Rig rig;
+        QVERIFY(rig.loadModel());
+        const qint64 id = rig.controller.send(QStringLiteral("a red fox"));
+        QVERIFY(rig.waitUntilEnded(id));
+        QCOMPARE(rig.controller.suggestedSaveUrl(id).toLocalFile(),
+                 QDir(rig.settings.saveFolder())
+                     .filePath(QStringLiteral("a-red-fox-%1.png").arg(rig.reply(id)->seed)));
     }
 
     void aFileThatIsNoModelLeavesTheLoadedOne() {
