@@ -9,6 +9,7 @@
 #include "metadata/img2img_steps.h"
 
 #include <QDir>
+#include <QFileInfo>
 #include <QJSEngine>
 #include <QRandomGenerator>
 
@@ -288,6 +289,13 @@ bool ChatController::saveResultAs(qint64 jobId, const QUrl& file) {
     if (!r)
         return false;
     const QString path = file.isLocalFile() ? file.toLocalFile() : file.toString();
+    // Never over another file: Qt 6.4's file dialog accepts its highlighted
+    // entry on Enter, which would replace an image the user meant to keep.
+    if (QFileInfo::exists(path)) {
+        notice(tr("%1 exists already; Daub does not replace files: choose another name.")
+                   .arg(QFileInfo(path).fileName()));
+        return false;
+    }
     QString why;
     if (!ResultFiles::write(r->png, path, &why)) {
         notice(why);

@@ -712,6 +712,13 @@ private Q_SLOTS:
         QVERIFY(!rig.controller.saveResultAs(
             id, QUrl::fromLocalFile(rig.dir.filePath(QStringLiteral("gone/fox.png")))));
         QVERIFY2(rig.lastText().contains(QStringLiteral("could not be saved")), qPrintable(rig.lastText()));
+        // Save as… onto an existing file: refused, the file untouched.
+        const QByteArray before = [&] { QFile f(file); f.open(QIODevice::ReadOnly); return f.readAll(); }();
+        QVERIFY(!rig.controller.saveResultAs(id, QUrl::fromLocalFile(file)));
+        QVERIFY2(rig.lastText().contains(QStringLiteral("does not replace")), qPrintable(rig.lastText()));
+        QFile again(file);
+        QVERIFY(again.open(QIODevice::ReadOnly));
+        QCOMPARE(again.readAll(), before);
         // Nothing is lost: the message still shows the image, and it saves elsewhere.
         QCOMPARE(rig.reply(id)->status, MessageModel::Status::Done);
         QVERIFY(!rig.bank.png(QStringLiteral("result/%1").arg(id)).isEmpty());
