@@ -16,7 +16,6 @@
 #include <QQuickStyle>
 #include <QQuickWindow>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -82,25 +81,24 @@ bool Application::serve(const QString& model, const ServerConfig& config, QStrin
     if (!path.isEmpty() && !QFileInfo::exists(path)) {
         // A name: the first model of that name in the usual places, found
         // now, so that the first request finds it loading.
-        const QList<FoundModel> found = ModelFinder::find(ModelFinder::commonPlaces());
-        auto it = std::find_if(found.cbegin(), found.cend(), [&](const FoundModel& m) {
-            return m.name == path || api::modelTitle(m.path) == path;
-        });
-        if (it == found.cend()) // then a name without its extension
-            it = std::find_if(found.cbegin(), found.cend(),
-                              [&](const FoundModel& m) { return api::modelName(m.path) == path; });
-        if (it == found.cend()) {
+        // Picked by name as a request's sd_model_checkpoint is.
+        api::ApiChoices found;
+        for (const FoundModel& m : ModelFinder::find(ModelFinder::commonPlaces()))
+            found.models.append({m.name, m.path});
+        const api::Choice* choice = api::findModel(found, path);
+        if (!choice) {
             QStringList names;
-            for (const FoundModel& m : found)
+            for (const api::Choice& m : std::as_const(found.models))
                 names << m.name;
             if (why)
                 *why = tr("There is no model \"%1\": give a path, or one of the models Daub found "
                           "(%2).")
-                           .arg(path, names.isEmpty() ? tr("none") : names.join(QStringLiteral(", ")));
+                           .arg(api::shown(path),
+                                names.isEmpty() ? tr("none") : names.join(QStringLiteral(", ")));
             m_server->stop();
             return false;
         }
-        path = it->path;
+        path = choice->path;
     }
     if (!path.isEmpty())
         models->loadModel(path);

@@ -93,32 +93,9 @@ Pane {
                     id: modelCombo
                     objectName: "modelCombo"
                     Layout.fillWidth: true
-                    // The models used recently, then every model found on
-                    // disk, by where it was found; a name that occurs twice
-                    // says where each one is.
-                    readonly property var entries: {
-                        const list = []
-                        const seen = {}
-                        const recent = root.settings ? root.settings.recentModels : []
-                        for (const path of recent) {
-                            seen[path] = true
-                            list.push({ path: path, name: path.split("/").filter(s => s !== "").pop(),
-                                        place: qsTr("Recent") })
-                        }
-                        const found = root.models ? root.models.foundModels : []
-                        for (const m of found) {
-                            if (seen[m.path])
-                                continue
-                            seen[m.path] = true
-                            list.push({ path: m.path, name: m.name, place: m.location })
-                        }
-                        const count = {}
-                        for (const e of list)
-                            count[e.name] = (count[e.name] || 0) + 1
-                        for (const e of list)
-                            e.label = count[e.name] > 1 ? e.name + " \u2014 " + e.place : e.name
-                        return list
-                    }
+                    // ModelController's menu: the recent models, then those
+                    // found on disk by place.
+                    readonly property var entries: root.models && root.models.modelMenu ? root.models.modelMenu : []
                     model: entries
                     textRole: "label"
                     displayText: root.models && root.models.modelName !== "" ? root.models.modelName

@@ -5,10 +5,13 @@
 #include "generation/samplers.h"
 
 #include <QCoro/QCoroFuture>
+#include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QHash>
 #include <QJSEngine>
 #include <QPointer>
+#include <QSet>
 #include <QUrl>
 #include <QtConcurrent/QtConcurrentRun>
 
@@ -31,6 +34,8 @@ ModelController::ModelController(AppSettings* settings, QObject* parent)
       m_upscalerPlaces(ModelFinder::commonUpscalerPlaces()) {
     registerEngineMetaTypes();
     connect(m_settings, &AppSettings::upscalerPathChanged, this, &ModelController::upscalerChanged);
+    connect(m_settings, &AppSettings::recentModelsChanged, this, &ModelController::modelMenuChanged);
+    connect(this, &ModelController::foundModelsChanged, this, &ModelController::modelMenuChanged);
 }
 
 ModelController::~ModelController() {
@@ -201,6 +206,39 @@ QString ModelController::modelDevice() const {
     if (!m_hasModel)
         return {};
     return QStringLiteral("%1 \u00b7 %2").arg(m_model.device, m_model.dtype);
+}
+
+QVariantList ModelController::modelMenu() const {
+    struct Entry {
+        QString path, name, place;
+    };
+    QList<Entry> entries;
+    QSet<QString> seen;
+    for (const QString& path : m_settings->recentModels()) {
+        seen.insert(path);
+        entries.append({path, QFileInfo(QDir::cleanPath(path)).fileName(), tr("Recent")});
+    }
+    for (const QVariant& v : m_foundModels) {
+        const QVariantMap m = v.toMap();
+        const QString path = m.value(QStringLiteral("path")).toString();
+        if (!seen.contains(path)) {
+            seen.insert(path);
+            entries.append({path, m.value(QStringLiteral("name")).toString(),
+                            m.value(QStringLiteral("location")).toString()});
+        }
+    }
+    QHash<QString, int> count;
+    for (const Entry& e : entries)
+        ++count[e.name];
+    QVariantList out;
+    for (const Entry& e : entries)
+        out << QVariantMap{{QStringLiteral("path"), e.path},
+                           {QStringLiteral("name"), e.name},
+                           {QStringLiteral("place"), e.place},
+                           {QStringLiteral("label"), count.value(e.name) > 1
+                                                         ? e.name + QStringLiteral(" \u2014 ") + e.place
+                                                         : e.name}};
+    return out;
 }
 
 QVariantList ModelController::samplers() const { return samplers::forUi(m_model.defaultSampler); }

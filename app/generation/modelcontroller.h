@@ -58,6 +58,10 @@ class ModelController : public QObject {
     Q_PROPERTY(double modelLoadProgress READ modelLoadProgress NOTIFY modelLoadProgressChanged)
     /// Models found in the usual places ([{name, path, location, bytes}]).
     Q_PROPERTY(QVariantList foundModels READ foundModels NOTIFY foundModelsChanged)
+    /// The model menu: [{path, name, place, label}] of the recent models,
+    /// then every model found not among them, in the order found (by
+    /// place); a name that occurs twice is labelled with its place.
+    Q_PROPERTY(QVariantList modelMenu READ modelMenu NOTIFY modelMenuChanged)
     Q_PROPERTY(bool scanning READ scanning NOTIFY foundModelsChanged)
     /// Upscalers found in the usual places ([{name, path, location, bytes}]).
     Q_PROPERTY(QVariantList foundUpscalers READ foundUpscalers NOTIFY foundModelsChanged)
@@ -124,6 +128,7 @@ public:
     QString modelVaeName() const;
     double modelLoadProgress() const { return m_loadProgress; }
     QVariantList foundModels() const { return m_foundModels; }
+    QVariantList modelMenu() const;
     bool scanning() const { return m_scanning; }
     QVariantList foundUpscalers() const { return m_foundUpscalers; }
     bool superResolutionAvailable() const;
@@ -151,6 +156,7 @@ Q_SIGNALS:
     void modelChanged();
     void modelLoadProgressChanged();
     void foundModelsChanged();
+    void modelMenuChanged();
     void upscalerChanged();
 
 private:

@@ -380,10 +380,15 @@ bool ApiServer::handleRequest(const QHttpServerRequest& request, QTcpSocket* soc
         m_core->models()->scanForModels();
         answerWith(QJsonObject());
     } else {
-        const bool known = QStringList{QStringLiteral("txt2img"), QStringLiteral("img2img"),
-                                       QStringLiteral("options"), QStringLiteral("sd-models"),
-                                       QStringLiteral("progress"), QStringLiteral("interrupt")}
-                               .contains(route);
+        // Every route above, for "wrong method" rather than "no such route".
+        static const QStringList routes{
+            QStringLiteral("txt2img"), QStringLiteral("img2img"), QStringLiteral("extra-single-image"),
+            QStringLiteral("options"), QStringLiteral("sd-models"), QStringLiteral("samplers"),
+            QStringLiteral("schedulers"), QStringLiteral("upscalers"),
+            QStringLiteral("latent-upscale-modes"), QStringLiteral("sd-vae"), QStringLiteral("loras"),
+            QStringLiteral("embeddings"), QStringLiteral("progress"), QStringLiteral("interrupt"),
+            QStringLiteral("skip"), QStringLiteral("png-info"), QStringLiteral("refresh-checkpoints")};
+        const bool known = routes.contains(route);
         reply(responder,
               QJsonObject{{QStringLiteral("detail"),
                            known ? QStringLiteral("Method Not Allowed") : QStringLiteral("Not Found")}},

@@ -448,6 +448,8 @@ private Q_SLOTS:
         // Not a route.
         QCOMPARE(server.get(QStringLiteral("nothing-here")).status, 404);
         QCOMPARE(server.get(QStringLiteral("txt2img")).status, 405);
+        QCOMPARE(server.get(QStringLiteral("png-info")).status, 405);
+        QCOMPARE(server.post(QStringLiteral("sd-models"), QByteArray("{}")).status, 405);
         // Without a model: a sentence saying how to get one.
         r = server.post(QStringLiteral("txt2img"), small(QStringLiteral("x"), 1));
         QCOMPARE(r.status, 503);
