@@ -6,7 +6,6 @@
 #include "storage/imagedecoder.h"
 #include "storage/pngmetadata.h"
 
-#include <QBuffer>
 #include <QCryptographicHash>
 #include <QFileInfo>
 #include <QHttpServerRequest>

@@ -19,8 +19,12 @@ QString hashFile(const QString& path) {
 }
 
 QThreadPool& hashPool() {
-    static QThreadPool pool; // one file at a time: reading is the bottleneck
-    pool.setMaxThreadCount(1);
+    static QThreadPool pool;
+    static const bool oneAtATime = [] { // reading is the bottleneck
+        pool.setMaxThreadCount(1);
+        return true;
+    }();
+    (void)oneAtATime;
     return pool;
 }
 
